@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { App } from '../../main/app.ts';
+import { orgAuth } from '../auth.ts';
+import { LogLine, OrgRunParams, Step, Transition, withErrors } from '../schemas.ts';
+import { runOrThrow } from './pipelines.ts';
+
+const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }) });
+
+/** A run's trace: log lines, steps, status transitions, and the whole log as a file. */
+export function logRoutes(server: FastifyInstance, app: App): void {
+  const auth = orgAuth(app.orgs);
+  const tags = ['logs'];
+  const security = [{ apiKey: [] }];
+
+  server.get<{ Params: Static<typeof OrgRunParams>; Querystring: Static<typeof LogsQuery> }>('/api/v1/pipelines/logs/:org/:run_id', {
+    schema: { tags, security, summary: 'Log lines of a run (page with after_id)', params: OrgRunParams, querystring: LogsQuery, response: withErrors({ 200: Type.Object({ run_id: Type.String(), status: Type.String(), logs: Type.Array(LogLine) }) }, 401, 403, 404) },
+    preHandler: auth,
+  }, async (request) => {
+    const run = await runOrThrow(app, request.params.org, request.params.run_id);
+    const logs = await app.runs.logs(run.org_slug, run.run_id, { afterId: request.query.after_id, limit: request.query.limit });
+    return { run_id: run.run_id, status: run.status, logs };
+  });
+
+  server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/steps', {
+    schema: { tags, security, summary: 'Steps of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Step) }) }, 401, 403, 404) },
+    preHandler: auth,
+  }, async (request) => {
+    const run = await runOrThrow(app, request.params.org, request.params.run_id);
+    return { run_id: run.run_id, steps: await app.runs.steps(run.org_slug, run.run_id) };
+  });
+
+  server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/transitions', {
+    schema: { tags, security, summary: 'Status transitions of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), transitions: Type.Array(Transition) }) }, 401, 403, 404) },
+    preHandler: auth,
+  }, async (request) => {
+    const run = await runOrThrow(app, request.params.org, request.params.run_id);
+    return { run_id: run.run_id, transitions: await app.runs.transitions(run.org_slug, run.run_id) };
+  });
+
+  server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/download', {
+    schema: { tags, security, summary: 'The whole log of a run as a file (JSON lines)', params: OrgRunParams, produces: ['application/x-ndjson'] },
+    preHandler: auth,
+  }, async (request, reply) => {
+    const run = await runOrThrow(app, request.params.org, request.params.run_id);
+    const [steps, transitions, logs] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.transitions(run.org_slug, run.run_id), app.runs.logs(run.org_slug, run.run_id, { limit: 1_000_000 })]);
+    const lines = [
+      { type: 'run', ...run },
+      ...transitions.map((transition) => ({ type: 'transition', ...transition })),
+      ...steps.map((step) => ({ type: 'step', ...step })),
+      ...logs.map((line) => ({ type: 'log', ...line })),
+    ];
+    return reply
+      .header('content-type', 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="run-${run.run_id}.log.jsonl"`)
+      .send(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+  });
+}

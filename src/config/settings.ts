@@ -1,0 +1,77 @@
+import { resolve } from 'node:path';
+
+/**
+ * The only reader of process.env: parsed once, validated, frozen. Everything else receives
+ * a Settings object, so tests build their own without touching the environment.
+ */
+export interface Settings {
+  readonly environment: 'development' | 'staging' | 'production';
+  /** Short name used in dataset names: `{org_slug}_{env}`. */
+  readonly env: 'dev' | 'stage' | 'prod';
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly configsDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly rootApiKey: string | undefined;
+  readonly projectId: string;
+  readonly logLevel: string;
+  /** Runs one worker executes at once. */
+  readonly workerConcurrency: number;
+  /** Independent steps of one run executed at once. */
+  readonly stepConcurrency: number;
+  readonly leaseSeconds: number;
+  /** Longest start_date..end_date a run may cover. */
+  readonly maxRangeDays: number;
+}
+
+const ENVIRONMENTS = { development: 'dev', staging: 'stage', production: 'prod' } as const;
+
+export class SettingsError extends Error {}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const problems: string[] = [];
+  const environment = (env.ENVIRONMENT ?? 'development') as Settings['environment'];
+  if (!(environment in ENVIRONMENTS)) problems.push(`ENVIRONMENT must be one of ${Object.keys(ENVIRONMENTS).join(', ')}, got "${environment}"`);
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const settings: Settings = {
+    environment,
+    env: ENVIRONMENTS[environment] ?? 'dev',
+    host: env.HOST ?? '0.0.0.0',
+    port: int('PORT', 8001, 0, 65535),
+    dataDir: resolve(env.PIPELINE_DATA_DIR ?? 'data'),
+    configsDir: resolve(env.PIPELINE_CONFIGS_DIR ?? 'configs'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    rootApiKey: env.CA_ROOT_API_KEY || undefined,
+    projectId: env.GCP_PROJECT_ID ?? 'local',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),
+    stepConcurrency: int('STEP_CONCURRENCY', 4, 1, 64),
+    leaseSeconds: int('RUN_LEASE_SECONDS', 30, 2, 3600),
+    maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
+  };
+
+  if (environment === 'production') problems.push(...productionProblems(settings));
+  if (problems.length > 0) throw new SettingsError(`Invalid settings:\n- ${problems.join('\n- ')}`);
+  return Object.freeze(settings);
+}
+
+/** Production refuses to start on weak settings rather than run insecurely. */
+function productionProblems(settings: Settings): string[] {
+  const problems: string[] = [];
+  if (!settings.rootApiKey) problems.push('CA_ROOT_API_KEY is required in production');
+  else if (settings.rootApiKey.length < 32) problems.push('CA_ROOT_API_KEY must be at least 32 characters in production');
+  if (!settings.databaseUrl) problems.push('DATABASE_URL is required in production (the embedded PGlite control plane is single-process)');
+  return problems;
+}

@@ -1,0 +1,240 @@
+import type { Settings } from '../config/settings.ts';
+import type { PipelineConfig, StepConfig } from '../pipelines/config-schema.ts';
+import type { PipelineRegistry } from '../pipelines/registry.ts';
+import { resolveTemplates, runVariables } from '../pipelines/templates.ts';
+import type { ProcessorRegistry } from '../processors/registry.ts';
+import type { ProcessorContext } from '../processors/types.ts';
+import type { Clock } from '../shared/clock.ts';
+import { errorMessage, ProcessorError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Claim, ExecutionStore } from '../store/executions.ts';
+import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
+import type { Warehouse } from '../warehouse/warehouse.ts';
+import { retryDecision } from './retry-policy.ts';
+import { createRunLog } from './run-log.ts';
+
+export interface EngineDeps {
+  executions: ExecutionStore;
+  runs: RunStore;
+  pipelines: PipelineRegistry;
+  processors: ProcessorRegistry;
+  warehouse: Warehouse;
+  clock: Clock;
+  logger: Logger;
+  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'stepConcurrency'>;
+}
+
+/** Why a run's signal was aborted from outside its steps. */
+export class RunInterrupted extends Error {
+  readonly kind: 'cancelled' | 'lease_lost';
+  constructor(kind: 'cancelled' | 'lease_lost', message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** A worker that lost the same run this many times gives up on it rather than loop forever. */
+const MAX_CLAIMS = 3;
+const DEFAULT_TIMEOUT_SECONDS = 3600;
+
+/**
+ * Executes one claimed run to its end (FR-PIP-001 steps 6-9): validating, then the steps in
+ * `depends_on` order, then the final status with the slot released. `signal` aborts on
+ * cancel or when the worker loses the run's lease.
+ */
+export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: boolean }, signal: AbortSignal): Promise<void> {
+  const { executions, clock } = deps;
+  const run = await deps.runs.get(claim.org_slug, claim.run_id);
+  if (!run) return;
+  const runLog = createRunLog({ executions, orgSlug: run.org_slug, runId: run.run_id, processLogger: deps.logger });
+  const log = runLog.logger;
+  let status: RunStatus = run.status;
+  const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
+    log[end === 'failed' ? 'error' : 'info']({ status: end, error, records }, `run ${end}`);
+    await runLog.close();
+    await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) });
+  };
+  const move = async (to: RunStatus, reason: string) => {
+    await executions.transition(claim, status, to, clock.now(), reason);
+    status = to;
+  };
+
+  try {
+    if (claim.recovered && status !== 'pending') {
+      await move('pending', `recovered: the previous worker's lease expired (claim ${claim.claims})`);
+      log.warn({ claims: claim.claims }, 'run recovered from a lost worker');
+    }
+    if (claim.claims > MAX_CLAIMS) return await finish('failed', 'worker lost too often', `run lost its worker ${claim.claims - 1} times; giving up`);
+    if (run.cancel_requested || signal.aborted) return await finish('cancelled', 'cancel requested before start');
+
+    await move('validating', 'claimed by worker');
+    const pipeline = deps.pipelines.get(`${run.provider}/${run.domain}/${run.pipeline}`);
+    if (!pipeline) return await finish('failed', 'validation failed', `Pipeline not found: ${run.provider}/${run.domain}/${run.pipeline}`);
+    let steps: StepConfig[];
+    let variables: Record<string, string>;
+    try {
+      variables = variablesOf(deps, run);
+      steps = pipeline.steps.map((step, i) => ({ ...step, config: resolveTemplates(step.config ?? {}, variables, `steps[${i}].config`) }));
+    } catch (error) {
+      return await finish('failed', 'validation failed', `validating: ${errorMessage(error)}`);
+    }
+
+    await move('running', 'validated');
+    await executions.initSteps(run.org_slug, run.run_id, steps.map(({ step_id, ps_type }) => ({ step_id, ps_type })));
+    const outcome = await runSteps({ deps, run, pipeline, steps, variables, log, signal });
+    if (signal.aborted) {
+      const reason = signal.reason instanceof RunInterrupted ? signal.reason : undefined;
+      if (reason?.kind === 'lease_lost') return; // another worker owns the run now; it writes the end
+      return await finish('cancelled', 'cancel requested', undefined, outcome.records);
+    }
+    if (outcome.error) return await finish('failed', 'a step failed', outcome.error, outcome.records);
+    await finish('completed', 'all steps completed', undefined, outcome.records);
+  } catch (error) {
+    if (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost') return;
+    deps.logger.error({ err: error, run_id: run.run_id }, 'run execution failed');
+    await finish('failed', 'engine error', `engine: ${errorMessage(error)}`).catch((finishError: unknown) => deps.logger.error({ err: finishError }, 'could not record the run end'));
+  } finally {
+    await runLog.close();
+  }
+}
+
+function variablesOf(deps: EngineDeps, run: Run): Record<string, string> {
+  const parameters = run.parameters as Record<string, string | number | boolean>;
+  return runVariables({
+    orgSlug: run.org_slug,
+    env: deps.settings.env,
+    projectId: deps.settings.projectId,
+    runId: run.run_id,
+    pipelineId: run.pipeline_id,
+    credentialId: String(parameters.credential_id ?? 'default'),
+    startDate: String(parameters.start_date),
+    endDate: String(parameters.end_date),
+    requestedOn: run.created_at.toISOString().slice(0, 10),
+    parameters,
+  });
+}
+
+interface StepsInput {
+  deps: EngineDeps;
+  run: Run;
+  pipeline: PipelineConfig;
+  steps: StepConfig[];
+  variables: Record<string, string>;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs the DAG: a step starts once all it depends on completed, up to `stepConcurrency` at a
+ * time; a failed step skips its dependants, while independent branches run to their end.
+ */
+async function runSteps(input: StepsInput): Promise<{ records: number; error?: string }> {
+  const { deps, run, steps, signal } = input;
+  const state = new Map<string, StepStatus>(steps.map((step) => [step.step_id, 'pending']));
+  const running = new Map<string, Promise<void>>();
+  let records = 0;
+  let firstError: string | undefined;
+
+  const blockedBy = (step: StepConfig) => (step.depends_on ?? []).find((id) => ['failed', 'skipped', 'cancelled'].includes(state.get(id) as string));
+  const ready = (step: StepConfig) => (step.depends_on ?? []).every((id) => state.get(id) === 'completed');
+
+  for (;;) {
+    for (const step of steps) {
+      if (state.get(step.step_id) !== 'pending') continue;
+      const blocker = blockedBy(step);
+      if (signal.aborted) {
+        state.set(step.step_id, 'cancelled');
+        await deps.executions.updateStep(run.org_slug, run.run_id, step.step_id, { status: 'cancelled' });
+      } else if (blocker) {
+        state.set(step.step_id, 'skipped');
+        await deps.executions.updateStep(run.org_slug, run.run_id, step.step_id, { status: 'skipped', error_message: `skipped: ${blocker} did not complete` });
+        input.log.warn({ step_id: step.step_id, blocked_by: blocker }, 'step skipped');
+      } else if (ready(step) && running.size < deps.settings.stepConcurrency) {
+        state.set(step.step_id, 'running');
+        const task = runStep(input, step).then((result) => {
+          state.set(step.step_id, result.status);
+          records += result.records;
+          if (result.status === 'failed' && firstError === undefined) firstError = result.error;
+          running.delete(step.step_id);
+        });
+        running.set(step.step_id, task);
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  return firstError === undefined ? { records } : { records, error: firstError };
+}
+
+async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: StepStatus; records: number; error?: string }> {
+  const { deps, run, signal } = input;
+  const { executions, clock } = deps;
+  const processor = deps.processors.get(step.ps_type);
+  const log = input.log.child({ step_id: step.step_id });
+  const policy = { maxAttempts: step.retry?.max_attempts ?? 1, backoffSeconds: step.retry?.backoff_seconds ?? 5 };
+  const timeoutSeconds = step.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const startedAt = clock.now();
+  const update = (fields: Parameters<ExecutionStore['updateStep']>[3]) => executions.updateStep(run.org_slug, run.run_id, step.step_id, fields);
+  const end = async (status: StepStatus, records: number, error?: string, result?: Record<string, unknown>) => {
+    const endedAt = clock.now();
+    await update({ status, ended_at: endedAt, duration_ms: endedAt.getTime() - startedAt.getTime(), records_processed: records, error_message: error ?? null, ...(result ? { result } : {}) });
+    return error === undefined ? { status, records } : { status, records, error };
+  };
+  if (!processor) return end('failed', 0, `${step.ps_type}: no such processor`);
+
+  for (let attempt = 1; ; attempt++) {
+    await update({ status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
+    log.info({ ps_type: step.ps_type, attempt }, 'step started');
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new ProcessorError(`step ${step.step_id} timed out after ${timeoutSeconds}s`, { retryable: true })), timeoutSeconds * 1000);
+    const stepSignal = AbortSignal.any([signal, timeout.signal]);
+    try {
+      const context: ProcessorContext = {
+        orgSlug: run.org_slug,
+        dataset: input.variables.org_dataset as string,
+        runId: run.run_id,
+        pipelineId: run.pipeline_id,
+        stepId: step.step_id,
+        credentialId: input.variables.credential_id as string,
+        startDate: input.variables.start_date as string,
+        endDate: input.variables.end_date as string,
+        variables: input.variables,
+        lineage: { orgSlug: run.org_slug, pipelineId: run.pipeline_id, credentialId: input.variables.credential_id as string, runId: run.run_id, ingestedAt: clock.now() },
+        warehouse: deps.warehouse,
+        configsDir: deps.settings.configsDir,
+        logger: log,
+        signal: stepSignal,
+      };
+      const result = await untilAborted(processor.run(step.config ?? {}, context), stepSignal);
+      log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');
+      return await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details });
+    } catch (caught) {
+      if (signal.aborted) return end('cancelled', 0, 'cancelled while running');
+      const error = timeout.signal.aborted ? timeout.signal.reason : caught;
+      const decision = retryDecision(attempt, error, policy);
+      const message = `${step.ps_type}: ${errorMessage(error)}`;
+      if (!decision.retry) {
+        log.error({ attempt, error: message }, 'step failed');
+        return end('failed', 0, message);
+      }
+      log.warn({ attempt, error: message, retry_in_ms: decision.delayMs }, 'step attempt failed, retrying');
+      try {
+        await clock.sleep(decision.delayMs, signal);
+      } catch {
+        return end('cancelled', 0, 'cancelled while waiting to retry');
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Stops waiting for a processor once its signal aborts, even one that ignores the signal. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,58 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { ExecutionStore, NewLogLine } from '../store/executions.ts';
+import type { Logger } from '../shared/logger.ts';
+
+const LEVELS: Record<number, NewLogLine['level']> = { 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'error' };
+const PINO_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'org_slug', 'run_id', 'step_id']);
+
+/**
+ * A run's own log: every line a processor or the engine writes about the run is kept in the
+ * control plane (run_logs), batched, and echoed to the process log. Redaction happens in
+ * pino before a line is stored, so a secret never reaches either.
+ */
+export function createRunLog(options: { executions: ExecutionStore; orgSlug: string; runId: string; processLogger: Logger; flushMs?: number }) {
+  let buffer: NewLogLine[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString('utf8').split('\n')) {
+        if (!text) continue;
+        const entry = JSON.parse(text) as Record<string, unknown>;
+        const fields = Object.fromEntries(Object.entries(entry).filter(([key]) => !PINO_KEYS.has(key)));
+        buffer.push({
+          at: new Date(entry.time as number),
+          level: LEVELS[entry.level as number] ?? 'info',
+          step_id: entry.step_id as string | undefined,
+          message: String(entry.msg ?? ''),
+          fields: Object.keys(fields).length > 0 ? fields : undefined,
+        });
+        options.processLogger[LEVELS[entry.level as number] ?? 'info']({ ...fields, org_slug: options.orgSlug, run_id: options.runId, step_id: entry.step_id }, String(entry.msg ?? ''));
+      }
+      done();
+    },
+  });
+  const logger: Logger = pino(
+    { level: 'debug', base: { org_slug: options.orgSlug, run_id: options.runId }, redact: { paths: ['*.api_key', '*.secret', '*.password', '*.token', 'api_key', 'secret', 'password', 'token'], censor: '[redacted]' } },
+    sink,
+  );
+  const flush = () => {
+    const lines = buffer;
+    buffer = [];
+    flushing = flushing.then(() => options.executions.appendLogs(options.orgSlug, options.runId, lines)).catch((error: unknown) => {
+      options.processLogger.error({ err: error, run_id: options.runId }, 'run log lines could not be stored');
+    });
+    return flushing;
+  };
+  const timer = setInterval(flush, options.flushMs ?? 250);
+  return {
+    logger,
+    /** Stores every line written so far; the last call also stops the timer. */
+    async close() {
+      clearInterval(timer);
+      // pino writes synchronously to a Writable: one tick lets the last lines reach the buffer.
+      await new Promise((resolve) => setImmediate(resolve));
+      await flush();
+    },
+  };
+}

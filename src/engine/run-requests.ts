@@ -1,0 +1,70 @@
+import type { Settings } from '../config/settings.ts';
+import type { PipelineRegistry } from '../pipelines/registry.ts';
+import type { Clock } from '../shared/clock.ts';
+import { NotFoundError } from '../shared/errors.ts';
+import type { IdGenerator } from '../shared/ids.ts';
+import { admitRun } from '../store/admission.ts';
+import type { Db } from '../store/db.ts';
+import type { ExecutionStore } from '../store/executions.ts';
+import type { RunStore } from '../store/runs.ts';
+import { resolveRunParameters } from './run-parameters.ts';
+
+export interface RunRequest {
+  orgSlug: string;
+  /** `{provider}/{domain}/{pipeline}` */
+  route: string;
+  body: Record<string, unknown>;
+  trigger: 'api' | 'cli' | 'schedule';
+  createdBy: string;
+}
+
+/**
+ * Requesting and cancelling runs: the one path the API, the CLI and the scheduler share
+ * (FR-PIP-001 steps 3-5).
+ */
+export function runRequests(deps: {
+  db: Db;
+  pipelines: PipelineRegistry;
+  runs: RunStore;
+  executions: ExecutionStore;
+  clock: Clock;
+  ids: IdGenerator;
+  settings: Pick<Settings, 'maxRangeDays'>;
+  /** Called after a run is admitted, so an in-process worker picks it up at once. */
+  onAdmitted?: () => void;
+}) {
+  return {
+    async request(request: RunRequest): Promise<{ run_id: string; pipeline_logging_id: string; status: 'pending' }> {
+      const pipeline = deps.pipelines.get(request.route);
+      if (!pipeline) throw new NotFoundError(`Pipeline not found: ${request.route}`);
+      const now = deps.clock.now();
+      const resolved = resolveRunParameters(pipeline, request.body, now.toISOString().slice(0, 10), deps.settings.maxRangeDays);
+      const [provider, domain, name] = request.route.split('/') as [string, string, string];
+      const runId = deps.ids.runId();
+      await admitRun(deps.db, {
+        org_slug: request.orgSlug,
+        run_id: runId,
+        pipeline_id: pipeline.pipeline_id,
+        provider,
+        domain,
+        pipeline: name,
+        parameters: resolved.parameters,
+        trigger: request.trigger,
+        created_by: request.createdBy,
+        created_at: now,
+      });
+      deps.onAdmitted?.();
+      return { run_id: runId, pipeline_logging_id: runId, status: 'pending' };
+    },
+
+    async cancel(orgSlug: string, runId: string, by: string): Promise<{ success: boolean; status: string }> {
+      const run = await deps.runs.get(orgSlug, runId);
+      if (!run) throw new NotFoundError(`Run ${runId} not found`);
+      const outcome = await deps.executions.requestCancel(orgSlug, runId, deps.clock.now(), `cancelled by ${by}`);
+      if (outcome === 'ended') return { success: false, status: run.status };
+      return { success: true, status: outcome };
+    },
+  };
+}
+
+export type RunRequests = ReturnType<typeof runRequests>;

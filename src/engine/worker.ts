@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../shared/logger.ts';
+import { executeRun, RunInterrupted, type EngineDeps } from './execute-run.ts';
+
+export interface WorkerOptions {
+  concurrency: number;
+  leaseMs: number;
+  /** How often a running run's lease is extended and its cancel flag read. */
+  heartbeatMs?: number;
+  /** How often an idle worker looks for queued runs it was not woken for (other processes' runs, expired leases). */
+  pollMs?: number;
+  workerId?: string;
+}
+
+export interface Worker {
+  readonly id: string;
+  start(): void;
+  /** Look for work now: called after an admission in the same process. */
+  wake(): void;
+  /** Stops claiming and waits for the runs in flight (their leases expire if they outlive `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+  activeRuns(): number;
+}
+
+/**
+ * Claims queued runs and executes them, up to `concurrency` at once. A run whose worker died
+ * is claimed again once its lease expires (the claim query treats it as free).
+ */
+export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
+  const id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const heartbeatMs = options.heartbeatMs ?? Math.max(200, Math.floor(options.leaseMs / 10));
+  const pollMs = options.pollMs ?? 1000;
+  const log: Logger = deps.logger.child({ worker_id: id });
+  const active = new Set<Promise<void>>();
+  let stopped = true;
+  let claiming = false;
+  let again = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+
+  async function fill(): Promise<void> {
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = true;
+    try {
+      do {
+        again = false;
+        while (!stopped && active.size < options.concurrency) {
+          const claim = await deps.executions.claim(id, deps.clock.now(), options.leaseMs);
+          if (!claim) break;
+          const task = execute(claim).finally(() => {
+            active.delete(task);
+            if (!stopped) void fill();
+          });
+          active.add(task);
+        }
+      } while (again && !stopped);
+    } catch (error) {
+      log.error({ err: error }, 'claiming runs failed');
+    } finally {
+      claiming = false;
+    }
+  }
+
+  async function execute(claim: NonNullable<Awaited<ReturnType<EngineDeps['executions']['claim']>>>): Promise<void> {
+    const controller = new AbortController();
+    const heartbeat = setInterval(async () => {
+      try {
+        const beat = await deps.executions.heartbeat(claim, deps.clock.now(), options.leaseMs);
+        if (!beat.held) controller.abort(new RunInterrupted('lease_lost', 'the run was taken over by another worker'));
+        else if (beat.cancelRequested) controller.abort(new RunInterrupted('cancelled', 'cancel requested'));
+      } catch (error) {
+        log.warn({ err: error, run_id: claim.run_id }, 'heartbeat failed');
+      }
+    }, heartbeatMs);
+    try {
+      await executeRun(deps, claim, controller.signal);
+    } catch (error) {
+      log.error({ err: error, run_id: claim.run_id }, 'run crashed the executor');
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  return {
+    id,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      pollTimer = setInterval(() => void fill(), pollMs);
+      void fill();
+    },
+    wake() {
+      if (!stopped) void fill();
+    },
+    async stop(graceMs = 30_000) {
+      stopped = true;
+      clearInterval(pollTimer);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...active]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    },
+    activeRuns: () => active.size,
+  };
+}

@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Settings } from '../config/settings.ts';
+import { createWorker, type Worker } from '../engine/worker.ts';
+import { runRequests, type RunRequests } from '../engine/run-requests.ts';
+import { ConfigLoadError, loadPipelineConfigs } from '../pipelines/load-configs.ts';
+import { pipelineRegistry, type PipelineRegistry } from '../pipelines/registry.ts';
+import { builtinProcessors } from '../processors/builtin.ts';
+import type { ProcessorRegistry } from '../processors/registry.ts';
+import { systemClock, type Clock } from '../shared/clock.ts';
+import { randomIds, type IdGenerator } from '../shared/ids.ts';
+import type { Logger } from '../shared/logger.ts';
+import { executionStore, type ExecutionStore } from '../store/executions.ts';
+import { openControlPlane, type ControlPlane } from '../store/open-control-plane.ts';
+import { orgStore, type OrgStore, type PlanLimits } from '../store/orgs.ts';
+import { runStore, type RunStore } from '../store/runs.ts';
+import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
+import type { Warehouse } from '../warehouse/warehouse.ts';
+
+export interface App {
+  settings: Settings;
+  logger: Logger;
+  clock: Clock;
+  controlPlane: ControlPlane;
+  pipelines: PipelineRegistry;
+  processors: ProcessorRegistry;
+  plans: Record<string, PlanLimits>;
+  orgs: OrgStore;
+  runs: RunStore;
+  executions: ExecutionStore;
+  requests: RunRequests;
+  /** Present in processes that execute runs. */
+  warehouse: Warehouse | undefined;
+  worker: Worker | undefined;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  clock?: Clock;
+  ids?: IdGenerator;
+  /** Execute runs in this process (opens the warehouse). */
+  execute: boolean;
+  /** Serve the embedded control plane to other local processes (a long-lived server). */
+  shareControlPlane?: boolean;
+  /** An already open control plane, for tests that share one database. */
+  controlPlane?: ControlPlane;
+  warehouse?: Warehouse;
+}
+
+/** The composition root every entry point (server, worker, CLI, tests) builds on. */
+export async function createApp(settings: Settings, options: AppOptions): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const processors = builtinProcessors();
+  const loaded = await loadPipelineConfigs(settings.configsDir, processors);
+  if (loaded.problems.length > 0) throw new ConfigLoadError(loaded.problems);
+  const pipelines = pipelineRegistry(loaded.pipelines);
+  const plans = await loadPlans(settings.configsDir);
+
+  const controlPlane = options.controlPlane ?? (await openControlPlane({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl, share: options.shareControlPlane ?? false }));
+  const ownsWarehouse = options.execute && !options.warehouse;
+  let warehouse = options.warehouse;
+  try {
+    if (ownsWarehouse) warehouse = await openWarehouse(settings);
+  } catch (error) {
+    if (!options.controlPlane) await controlPlane.close();
+    throw error;
+  }
+  const { db } = controlPlane;
+  const runs = runStore(db);
+  const executions = executionStore(db);
+  let worker: Worker | undefined;
+  const requests = runRequests({ db, pipelines, runs, executions, clock, ids: options.ids ?? randomIds, settings, onAdmitted: () => worker?.wake() });
+  if (options.execute && warehouse && settings.workerConcurrency > 0) {
+    worker = createWorker(
+      { executions, runs, pipelines, processors, warehouse, clock, logger: options.logger, settings },
+      { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000 },
+    );
+  }
+
+  return {
+    settings,
+    logger: options.logger,
+    clock,
+    controlPlane,
+    pipelines,
+    processors,
+    plans,
+    orgs: orgStore(db),
+    runs,
+    executions,
+    requests,
+    warehouse,
+    worker,
+    async close() {
+      await worker?.stop();
+      if (ownsWarehouse) await warehouse?.close();
+      if (!options.controlPlane) await controlPlane.close();
+    },
+  };
+}
+
+async function openWarehouse(settings: Settings): Promise<Warehouse> {
+  const path = join(settings.dataDir, 'warehouse.duckdb');
+  try {
+    return await openDuckDbWarehouse({ path, configsDir: settings.configsDir });
+  } catch (error) {
+    if (/lock/i.test((error as Error).message)) throw new Error(`The warehouse ${path} is open in another process (a running server?). Use that process, or start this one without executing runs.`, { cause: error });
+    throw error;
+  }
+}
+
+async function loadPlans(configsDir: string): Promise<Record<string, PlanLimits>> {
+  const file = JSON.parse(await readFile(join(configsDir, 'system', 'plans.json'), 'utf8')) as { plans: Record<string, Omit<PlanLimits, 'plan'>> };
+  return Object.fromEntries(Object.entries(file.plans).map(([plan, limits]) => [plan, { plan, ...limits }]));
+}

@@ -1,0 +1,167 @@
+import { parseArgs } from 'node:util';
+import { loadSettings, type Settings } from '../config/settings.ts';
+import { builtinProcessors } from '../processors/builtin.ts';
+import { formatProblem, loadPipelineConfigs } from '../pipelines/load-configs.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { createLogger, silentLogger } from '../shared/logger.ts';
+import { openControlPlane } from '../store/open-control-plane.ts';
+import { createApp, type App } from './app.ts';
+import { runAndFollow } from './cli-run.ts';
+import { createOrganization } from './organizations.ts';
+import { runWorker, serve } from './serve.ts';
+
+const USAGE = `Usage: pipeline <command> [options]
+
+  serve                                   API on PORT (8001) with in-process workers
+  worker                                  execute queued runs, no API
+  validate                                check every pipeline config, list all problems
+  org create <slug> [--plan P] [--name N] create an org; prints its API key once
+  org list                                list orgs
+  key create <org>                        new API key for an org (printed once)
+  key revoke <org> <key_id>               revoke a key
+  run <org>/<provider>/<domain>/<pipeline> [--date D | --start-date D --end-date D] [--param k=v ...]
+                                          run and follow it; exits non-zero unless completed
+  status <org> <run_id>                   a run and its steps
+  runs <org> [--provider P] [--limit N]   recent runs
+  logs <org> <run_id>                     a run's log lines
+
+Options: --json for machine-readable output. Configuration comes from the environment (README).`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  plan: { type: 'string' },
+  name: { type: 'string' },
+  date: { type: 'string' },
+  'start-date': { type: 'string' },
+  'end-date': { type: 'string' },
+  param: { type: 'string', multiple: true },
+  provider: { type: 'string' },
+  limit: { type: 'string' },
+  execute: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function main(argv: string[], out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const settings = loadSettings();
+  const print = (text: string, json: unknown) => out(values.json ? JSON.stringify(json, null, 2) : text);
+
+  switch (command) {
+    case 'serve':
+      await serve(settings);
+      return -1; // keeps running
+    case 'worker':
+      await runWorker(settings);
+      return -1;
+    case 'validate': {
+      const { pipelines, problems } = await loadPipelineConfigs(settings.configsDir, builtinProcessors());
+      if (values.json) out(JSON.stringify({ pipelines: pipelines.map((p) => p.route), problems }, null, 2));
+      else out(problems.length === 0 ? `${pipelines.length} pipelines valid` : `${problems.length} problems:\n${problems.map(formatProblem).join('\n')}`);
+      return problems.length === 0 ? 0 : 1;
+    }
+  }
+
+  return withApp(settings, command === 'run' && values.execute !== false, async (app) => {
+    switch (`${command} ${command === 'org' || command === 'key' ? rest[0] : ''}`.trim()) {
+      case 'org create': {
+        const created = await createOrganization(app, { org_slug: need(rest[1], 'slug'), name: values.name, plan: values.plan });
+        print(`Created ${created.org_slug}. API key (shown once): ${created.api_key}`, created);
+        return 0;
+      }
+      case 'org list': {
+        const orgs = await app.orgs.list();
+        print(orgs.map((org) => `${org.org_slug}\t${org.name}`).join('\n'), orgs);
+        return 0;
+      }
+      case 'key create': {
+        const key = await app.orgs.createKey(need(rest[1], 'org'));
+        print(`API key ${key.key_id} (shown once): ${key.api_key}`, key);
+        return 0;
+      }
+      case 'key revoke':
+        await app.orgs.revokeKey(need(rest[1], 'org'), need(rest[2], 'key_id'));
+        print('revoked', { revoked: rest[2] });
+        return 0;
+      case 'run': {
+        const target = need(rest[0], '<org>/<provider>/<domain>/<pipeline>').split('/');
+        if (target.length !== 4) throw new Error('the run target is <org>/<provider>/<domain>/<pipeline>');
+        const body: Record<string, unknown> = { ...parseParams(values.param ?? []) };
+        if (values.date) body.date = values.date;
+        if (values['start-date']) body.start_date = values['start-date'];
+        if (values['end-date']) body.end_date = values['end-date'];
+        app.worker?.start();
+        const run = await runAndFollow(app, { orgSlug: target[0] as string, route: target.slice(1).join('/'), body, json: values.json ?? false, out, clock: app.clock });
+        return run.status === 'completed' ? 0 : 1;
+      }
+      case 'status': {
+        const [org, runId] = [need(rest[0], 'org'), need(rest[1], 'run_id')];
+        const run = await app.runs.get(org, runId);
+        if (!run) throw new Error(`run ${runId} not found for ${org}`);
+        const steps = await app.runs.steps(org, runId);
+        print([`${run.run_id} ${run.status} ${run.provider}/${run.domain}/${run.pipeline}${run.error_message ? `: ${run.error_message}` : ''}`, ...steps.map((s) => `  ${s.step_id} ${s.status} attempts=${s.attempts} rows=${s.records_processed}${s.error_message ? ` ${s.error_message}` : ''}`)].join('\n'), { ...run, steps });
+        return 0;
+      }
+      case 'runs': {
+        const runs = await app.runs.list(need(rest[0], 'org'), { limit: Number(values.limit ?? 20), ...(values.provider ? { provider: values.provider } : {}) });
+        print(runs.map((r) => `${r.created_at.toISOString()} ${r.run_id} ${r.status.padEnd(10)} ${r.provider}/${r.domain}/${r.pipeline}`).join('\n'), runs);
+        return 0;
+      }
+      case 'logs': {
+        const logs = await app.runs.logs(need(rest[0], 'org'), need(rest[1], 'run_id'));
+        print(logs.map((l) => `${l.at.toISOString()} ${l.level.padEnd(5)} ${l.step_id ?? '-'} ${l.message}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}`).join('\n'), logs);
+        return 0;
+      }
+      default:
+        out(USAGE);
+        return 2;
+    }
+  });
+}
+
+/**
+ * Opens the same services the server uses. Next to a running server (which owns the embedded
+ * data folder) the control plane is reached through its socket and runs are left to its
+ * workers; alone, this process owns the folder and executes `run` itself.
+ */
+async function withApp(settings: Settings, wantsExecution: boolean, fn: (app: App) => Promise<number>): Promise<number> {
+  const controlPlane = await openControlPlane({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
+  const execute = wantsExecution && controlPlane.mode === 'embedded';
+  const logger = execute ? createLogger({ level: 'warn' }) : silentLogger();
+  try {
+    const app = await createApp(settings, { logger, execute, controlPlane });
+    try {
+      return await fn(app);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await controlPlane.close();
+  }
+}
+
+function need(value: string | undefined, name: string): string {
+  if (!value) throw new Error(`missing ${name}; see pipeline --help`);
+  return value;
+}
+
+function parseParams(pairs: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--param takes key=value, got "${pair}"`);
+      const raw = pair.slice(at + 1);
+      // Numbers and booleans as JSON would send them; anything else stays a string.
+      const value = /^(-?\d+(\.\d+)?|true|false)$/.test(raw) ? JSON.parse(raw) : raw;
+      return [pair.slice(0, at), value];
+    }),
+  );
+}
+
+export function reportError(error: unknown): void {
+  process.stderr.write(`pipeline: ${errorMessage(error)}\n`);
+}

@@ -1,0 +1,61 @@
+import type { Settings } from '../config/settings.ts';
+import { buildServer } from '../api/server.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createApp, type App } from './app.ts';
+import { createOrganization } from './organizations.ts';
+
+/** `pipeline serve`: the API with in-process workers (unless WORKER_CONCURRENCY=0). */
+export async function serve(settings: Settings): Promise<void> {
+  const logger = createLogger({ level: settings.logLevel });
+  const app = await createApp(settings, { logger, execute: settings.workerConcurrency > 0, shareControlPlane: true });
+  const server = await buildServer(app);
+  await server.listen({ host: settings.host, port: settings.port });
+  app.worker?.start();
+  if (settings.environment === 'development') await createDemoOrg(app, settings);
+  onShutdown(async () => {
+    await server.close();
+    await app.close();
+  });
+}
+
+/** `pipeline worker`: executes queued runs, no API. */
+export async function runWorker(settings: Settings): Promise<void> {
+  const logger = createLogger({ level: settings.logLevel });
+  const app = await createApp(settings, { logger, execute: true, shareControlPlane: true });
+  if (!app.worker) throw new Error('WORKER_CONCURRENCY is 0: this worker would execute nothing');
+  app.worker.start();
+  logger.info({ worker_id: app.worker.id, concurrency: settings.workerConcurrency }, 'worker started');
+  onShutdown(() => app.close());
+}
+
+/** Development convenience: an empty store gets a `demo` org, whose key is printed once. */
+async function createDemoOrg(app: App, settings: Settings): Promise<void> {
+  if ((await app.orgs.count()) > 0) return;
+  const { api_key } = await createOrganization(app, { org_slug: 'demo', name: 'Demo organisation', plan: 'TRIAL' });
+  const base = `http://localhost:${settings.port}`;
+  process.stdout.write(
+    [
+      '',
+      'Created the organisation "demo" (TRIAL). Its API key, shown only this once:',
+      `  export API_KEY=${api_key}`,
+      'Run the demo pipeline:',
+      `  curl -s -X POST ${base}/api/v1/pipelines/run/demo/demo/usage/daily_cost -H "X-API-Key: $API_KEY" -H 'Content-Type: application/json' -d '{"date": "2026-01-15"}'`,
+      '  npx pipeline run demo/demo/usage/daily_cost --date 2026-01-15',
+      '',
+    ].join('\n'),
+  );
+}
+
+function onShutdown(close: () => Promise<void>): void {
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** The YAML fields of the seeds (FR-PIP-003 / FR-PIP-004), with the run parameters a pipeline accepts. */
+const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'lowercase letters, digits and underscores' });
+
+export const ParameterSchema = Type.Object(
+  {
+    type: Type.Union([Type.Literal('string'), Type.Literal('integer'), Type.Literal('number'), Type.Literal('boolean'), Type.Literal('date')]),
+    description: Type.Optional(Type.String()),
+    required: Type.Optional(Type.Boolean()),
+    default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+    enum: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Number()]), { minItems: 1 })),
+    pattern: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const StepSchema = Type.Object(
+  {
+    step_id: Identifier,
+    name: Type.Optional(Type.String()),
+    ps_type: Type.String({ pattern: '^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$', description: 'processor type such as generic.procedure_executor' }),
+    config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    depends_on: Type.Optional(Type.Array(Identifier, { uniqueItems: true })),
+    timeout_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          max_attempts: Type.Integer({ minimum: 1, maximum: 20 }),
+          backoff_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PipelineFileSchema = Type.Object(
+  {
+    pipeline_id: Identifier,
+    name: Type.String({ minLength: 1 }),
+    description: Type.String(),
+    provider: Identifier,
+    domain: Identifier,
+    version: Type.String({ minLength: 1 }),
+    schedule: Type.Optional(Type.String({ description: 'cron expression (UTC)' })),
+    parameters: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), ParameterSchema)),
+    steps: Type.Array(StepSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type ParameterSpec = Static<typeof ParameterSchema>;
+export type StepConfig = Static<typeof StepSchema>;
+export type PipelineFile = Static<typeof PipelineFileSchema>;
+
+/** A loaded, validated pipeline, answering one route. */
+export interface PipelineConfig extends PipelineFile {
+  /** `{provider}/{domain}/{pipeline}` from the file's last three path segments. */
+  route: string;
+  file: string;
+}

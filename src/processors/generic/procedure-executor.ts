@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { resolveTemplates } from '../../pipelines/templates.ts';
+import { ProcessorError } from '../../shared/errors.ts';
+import { splitStatements } from '../../warehouse/split-statements.ts';
+import type { SqlParams } from '../../warehouse/warehouse.ts';
+import { defineProcessor } from '../types.ts';
+
+const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
+
+/**
+ * Runs a named procedure from `configs/system/procedures/{domain}/{name}.{dialect}.sql`.
+ * DuckDB has no stored procedures, so a procedure is a parameterised SQL script per dialect:
+ * `{org_dataset}`-style templates for identifiers, `$name` parameters for values.
+ *
+ * With `target_table`, the script's last statement is a SELECT of the output rows, written
+ * with lineage and partition replace, and the statements before it run in the same
+ * transaction. Without it the script runs as is, in one transaction.
+ */
+export const procedureExecutor = defineProcessor({
+  type: 'generic.procedure_executor',
+  description: 'Runs a parameterised SQL procedure from configs/system/procedures in the org dataset.',
+  configSchema: Type.Object(
+    {
+      procedure: Type.String({ pattern: '^[a-z0-9_]+/[a-z0-9_]+$', description: '{domain}/{procedure_name}' }),
+      parameters: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
+      target_table: Type.Optional(Identifier),
+      schema: Type.Optional(Type.String({ pattern: '^[a-z0-9_]+(/[a-z0-9_]+)*$' })),
+      run_date_column: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+    },
+    { additionalProperties: false, dependentRequired: { target_table: ['schema'] } },
+  ),
+  async run(config, context) {
+    const { warehouse } = context;
+    const file = join(context.configsDir, 'system', 'procedures', `${config.procedure}.${warehouse.dialect}.sql`);
+    const script = await readFile(file, 'utf8').catch((cause: unknown) => {
+      throw new ProcessorError(`procedure ${config.procedure} has no ${warehouse.dialect} version (${file})`, { retryable: false, cause });
+    });
+    const statements = splitStatements(resolveTemplates(script, context.variables, config.procedure));
+    const params: SqlParams = { ...context.variables, ...config.parameters };
+    const bound = statements.map((sql) => ({ sql, params }));
+
+    if (!config.target_table || !config.schema) {
+      await warehouse.runScript(bound, context.signal);
+      context.logger.info({ procedure: config.procedure, statements: statements.length }, 'procedure executed');
+      return { rowsWritten: 0, tables: [] };
+    }
+    const select = bound.pop();
+    if (!select) throw new ProcessorError(`procedure ${config.procedure} is empty`, { retryable: false });
+    const { rows } = await warehouse.replacePartition(
+      {
+        dataset: context.dataset,
+        table: config.target_table,
+        schema: config.schema,
+        lineage: context.lineage,
+        runDates: { start: context.startDate, end: context.endDate },
+        setup: bound,
+        select,
+        ...(config.run_date_column ? { runDateColumn: config.run_date_column } : {}),
+      },
+      context.signal,
+    );
+    context.logger.info({ procedure: config.procedure, table: config.target_table, rows }, 'procedure wrote partition');
+    return { rowsWritten: rows, tables: [`${context.dataset}.${config.target_table}`] };
+  },
+});

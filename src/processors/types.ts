@@ -1,0 +1,44 @@
+import type { TSchema, Static } from '@sinclair/typebox';
+import type { Logger } from '../shared/logger.ts';
+import type { Lineage, Warehouse } from '../warehouse/warehouse.ts';
+
+/** What a step's processor is given. It never sees the control plane or HTTP. */
+export interface ProcessorContext {
+  orgSlug: string;
+  /** The org's dataset, `{org_slug}_{env}`. */
+  dataset: string;
+  runId: string;
+  pipelineId: string;
+  stepId: string;
+  credentialId: string;
+  /** The run's resolved date range, inclusive (`YYYY-MM-DD`). */
+  startDate: string;
+  endDate: string;
+  /** Every template variable of the run (dates, ids, run parameters), for SQL parameters. */
+  variables: Record<string, string>;
+  lineage: Lineage;
+  warehouse: Warehouse;
+  configsDir: string;
+  logger: Logger;
+  /** Aborted on timeout and on cancel: long work must pass it on or check it. */
+  signal: AbortSignal;
+}
+
+export interface ProcessorResult {
+  rowsWritten: number;
+  tables: string[];
+  details?: Record<string, unknown>;
+}
+
+export interface Processor<S extends TSchema = TSchema> {
+  /** `provider.name`, the `ps_type` of the steps it runs. */
+  readonly type: string;
+  readonly description: string;
+  /** Schema of the step's `config` block, checked when configs load. */
+  readonly configSchema: S;
+  run(config: Static<S>, context: ProcessorContext): Promise<ProcessorResult>;
+}
+
+export function defineProcessor<S extends TSchema>(processor: Processor<S>): Processor<S> {
+  return processor;
+}

@@ -1,0 +1,54 @@
+/**
+ * The data plane. DuckDB is the embedded default; BigQuery implements the same interface at
+ * scale. Processors only ever see this interface, so a pipeline runs unchanged on both.
+ */
+export type SqlParams = Record<string, string | number | boolean | null>;
+
+export interface Lineage {
+  orgSlug: string;
+  pipelineId: string;
+  credentialId: string;
+  runId: string;
+  ingestedAt: Date;
+}
+
+export interface PartitionWrite {
+  dataset: string;
+  table: string;
+  /** Name of the table's schema file under `configs/schemas/` (without `.json`). */
+  schema: string;
+  lineage: Lineage;
+  /** The x_pipeline_run_date range the write replaces, inclusive (`YYYY-MM-DD`). */
+  runDates: { start: string; end: string };
+  /** Statements run first in the same transaction (a procedure's preparation steps). */
+  setup?: { sql: string; params?: SqlParams }[];
+  /** The rows to write: a SELECT whose columns are bound to the table's by name. */
+  select: { sql: string; params?: SqlParams };
+  /** A column of the select that gives each row's x_pipeline_run_date; the range start by default. */
+  runDateColumn?: string;
+}
+
+export interface Warehouse {
+  readonly dialect: 'duckdb' | 'bigquery';
+  ensureDataset(dataset: string): Promise<void>;
+  /** Creates the table from its schema file (lineage columns last) when it does not exist. */
+  ensureTable(dataset: string, table: string, schema: string): Promise<void>;
+  /**
+   * Replaces the rows of the composite key (org, pipeline, credential, run date in range) with
+   * the select's rows, atomically: a re-run gives identical rows, a failure leaves the old ones.
+   */
+  replacePartition(write: PartitionWrite, signal?: AbortSignal): Promise<{ rows: number }>;
+  /** Runs statements in one transaction, each bound to the parameters it names. */
+  runScript(statements: { sql: string; params?: SqlParams }[], signal?: AbortSignal): Promise<void>;
+  query(sql: string, params?: SqlParams, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,127}$/;
+
+/** Dataset and table names end up in SQL text, so they are held to a strict shape. */
+export function assertIdentifier(kind: string, value: string): string {
+  if (!IDENTIFIER.test(value)) throw new Error(`${kind} "${value}" must be lowercase letters, digits and underscores, starting with a letter`);
+  return value;
+}
