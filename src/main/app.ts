@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.ts';
-import { createWorker, type Worker } from '../engine/worker.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../engine/worker.ts';
 import { runRequests, type RunRequests } from '../engine/run-requests.ts';
 import { ConfigLoadError, loadPipelineConfigs } from '../pipelines/load-configs.ts';
 import { pipelineRegistry, type PipelineRegistry } from '../pipelines/registry.ts';
@@ -46,12 +46,16 @@ export interface AppOptions {
   /** An already open control plane, for tests that share one database. */
   controlPlane?: ControlPlane;
   warehouse?: Warehouse;
+  /** The processors pipelines may use; the built-in ones by default. */
+  processors?: ProcessorRegistry;
+  /** Worker tuning, for tests that drive leases and heartbeats quickly. */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 /** The composition root every entry point (server, worker, CLI, tests) builds on. */
 export async function createApp(settings: Settings, options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const processors = builtinProcessors();
+  const processors = options.processors ?? builtinProcessors();
   const loaded = await loadPipelineConfigs(settings.configsDir, processors);
   if (loaded.problems.length > 0) throw new ConfigLoadError(loaded.problems);
   const pipelines = pipelineRegistry(loaded.pipelines);
@@ -74,7 +78,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   if (options.execute && warehouse && settings.workerConcurrency > 0) {
     worker = createWorker(
       { executions, runs, pipelines, processors, warehouse, clock, logger: options.logger, settings },
-      { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000 },
+      { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
     );
   }
 

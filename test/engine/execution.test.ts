@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { App } from '../../src/main/app.ts';
+import type { ControlPlane } from '../../src/store/open-control-plane.ts';
+import { openPglite } from '../support/control-planes.ts';
+import { journal, testProcessors } from '../support/test-processors.ts';
+import { recordingClock, testApp, waitFor, waitForRunEnd } from '../support/test-app.ts';
+
+const PIPELINES: Record<string, string> = {
+  'dag.yml': `
+pipeline_id: test_dag
+name: DAG
+description: a -> (b, c) -> d
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: a, ps_type: test.work, config: { ms: 50 } }
+  - { step_id: b, ps_type: test.work, depends_on: [a], config: { ms: 400 } }
+  - { step_id: c, ps_type: test.work, depends_on: [a], config: { ms: 400 } }
+  - { step_id: d, ps_type: test.work, depends_on: [b, c], config: { ms: 10 } }
+`,
+  'flaky.yml': `
+pipeline_id: test_flaky
+name: Flaky
+description: fails twice then succeeds
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: flaky, ps_type: test.work, retry: { max_attempts: 3, backoff_seconds: 2 }, config: { ms: 1, fail_times: 2, rows: 7 } }
+`,
+  'failing.yml': `
+pipeline_id: test_failing
+name: Failing
+description: a step that keeps failing, its dependant and an independent branch
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: broken, ps_type: test.work, retry: { max_attempts: 2, backoff_seconds: 1 }, config: { ms: 1, fail_times: 99 } }
+  - { step_id: after_broken, ps_type: test.work, depends_on: [broken], config: { ms: 1 } }
+  - { step_id: independent, ps_type: test.work, config: { ms: 100 } }
+`,
+  'permanent.yml': `
+pipeline_id: test_permanent
+name: Permanent
+description: a non-retryable error is not retried
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: once, ps_type: test.work, retry: { max_attempts: 5, backoff_seconds: 1 }, config: { ms: 1, fail_times: 1, permanent: true } }
+`,
+  'timeout.yml': `
+pipeline_id: test_timeout
+name: Timeout
+description: a step that never ends
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: stuck, ps_type: test.hang, timeout_seconds: 1, config: {} }
+`,
+  'slow.yml': `
+pipeline_id: test_slow
+name: Slow
+description: one long step, for cancel and recovery
+provider: test
+domain: engine
+version: "1"
+parameters:
+  ms: { type: integer, default: 60000 }
+steps:
+  - { step_id: long, ps_type: test.work, config: { ms: 60000 } }
+`,
+  'quick.yml': `
+pipeline_id: test_quick
+name: Quick
+description: one short step
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: short, ps_type: test.work, config: { ms: 20 } }
+`,
+  'unknown_var.yml': `
+pipeline_id: test_unknown_var
+name: Unknown variable
+description: names a template variable nobody defines
+provider: test
+domain: engine
+version: "1"
+steps:
+  - step_id: transform
+    ps_type: generic.local_bq_transformer
+    config: { target_table: t, schema: demo/demo_usage_raw, query: "SELECT * FROM {org_dataset}.x WHERE d = '{no_such_variable}'" }
+`,
+};
+
+async function configsDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'engine-configs-'));
+  await mkdir(join(dir, 'test', 'engine'), { recursive: true });
+  await mkdir(join(dir, 'system'), { recursive: true });
+  await writeFile(join(dir, 'system', 'plans.json'), JSON.stringify({ plans: { TEST: { status: 'ACTIVE', daily_limit: 1000, monthly_limit: 1000, concurrent_limit: 100 } } }));
+  for (const [file, yaml] of Object.entries(PIPELINES)) await writeFile(join(dir, 'test', 'engine', file), yaml);
+  await mkdir(join(dir, 'schemas', 'demo'), { recursive: true });
+  await writeFile(join(dir, 'schemas', 'demo', 'demo_usage_raw.json'), JSON.stringify({ fields: [{ name: 'd', type: 'STRING' }] }));
+  return dir;
+}
+
+describe('pipeline execution', () => {
+  let cp: ControlPlane;
+  let app: App;
+  const clock = recordingClock();
+  const org = 'engine_org';
+  const run = async (pipeline: string, body: Record<string, unknown> = {}) => (await app.requests.request({ orgSlug: org, route: `test/engine/${pipeline}`, body, trigger: 'api', createdBy: 'test' })).run_id;
+  const transitions = async (runId: string) => (await app.runs.transitions(org, runId)).map((t) => `${t.from_status ?? '-'}>${t.to_status}`);
+
+  before(async () => {
+    cp = await openPglite();
+    const dir = await configsDir();
+    app = await testApp(cp, { clock, processors: testProcessors(), settings: { PIPELINE_CONFIGS_DIR: dir, RUN_LEASE_SECONDS: '2' }, workerOptions: { heartbeatMs: 100, pollMs: 100 } });
+    await app.orgs.create(org, org, { plan: 'TEST', status: 'ACTIVE', daily_limit: 1000, monthly_limit: 1000, concurrent_limit: 100 });
+    app.worker?.start();
+  });
+  after(async () => {
+    await app.close();
+    await cp.close();
+  });
+
+  test('steps run in depends_on order, independent ones concurrently', async () => {
+    const runId = await run('dag');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'completed');
+    assert.equal(ended.records_processed, 4);
+    const at = (step: string, event: 'start' | 'end') => journal.find((e) => e.runId === runId && e.stepId === step && e.event === event)?.at as number;
+    assert.ok(at('a', 'end') <= at('b', 'start') && at('a', 'end') <= at('c', 'start'), 'b and c wait for a');
+    assert.ok(at('b', 'start') < at('c', 'end') && at('c', 'start') < at('b', 'end'), 'b and c overlap');
+    assert.ok(at('d', 'start') >= Math.max(at('b', 'end'), at('c', 'end')), 'd waits for b and c');
+    assert.deepEqual(await transitions(runId), ['->pending', 'pending>validating', 'validating>running', 'running>completed']);
+  });
+
+  test('a failing step is retried with exponential backoff from backoff_seconds', async () => {
+    const before = clock.sleeps.length;
+    const runId = await run('flaky');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'completed');
+    const [step] = await app.runs.steps(org, runId);
+    assert.equal(step?.attempts, 3);
+    assert.equal(step?.records_processed, 7);
+    assert.deepEqual(clock.sleeps.slice(before), [2000, 4000]);
+  });
+
+  test('a step failing every attempt fails the run and skips its dependants, not independent branches', async () => {
+    const runId = await run('failing');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'failed');
+    assert.equal(ended.error_message, 'test.work: attempt 2 failed on purpose');
+    const steps = Object.fromEntries((await app.runs.steps(org, runId)).map((s) => [s.step_id, s]));
+    assert.equal(steps.broken?.status, 'failed');
+    assert.equal(steps.broken?.attempts, 2);
+    assert.equal(steps.after_broken?.status, 'skipped');
+    assert.equal(steps.independent?.status, 'completed');
+  });
+
+  test('a non-retryable error is not retried', async () => {
+    const runId = await run('permanent');
+    assert.equal((await waitForRunEnd(app, org, runId)).status, 'failed');
+    assert.equal((await app.runs.steps(org, runId))[0]?.attempts, 1);
+  });
+
+  test('timeout_seconds aborts a step that never ends', async () => {
+    const started = Date.now();
+    const runId = await run('timeout');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'failed');
+    assert.equal(ended.error_message, 'test.hang: step stuck timed out after 1s');
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  test('an unknown template variable fails the run in validating, naming it', async () => {
+    const runId = await run('unknown_var');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'failed');
+    assert.match(ended.error_message ?? '', /^validating: Unknown template variable: no_such_variable \(in steps\[0\]\.config\.query\)/);
+    assert.deepEqual(await transitions(runId), ['->pending', 'pending>validating', 'validating>failed']);
+    assert.deepEqual(await app.runs.steps(org, runId), [], 'no step ran');
+  });
+
+  test('cancel aborts a running step and ends the run cancelled, releasing the slot', async () => {
+    const runId = await run('slow');
+    await waitFor(async () => (await app.runs.steps(org, runId))[0]?.status === 'running', 10_000, 'step running');
+    const asked = Date.now();
+    assert.deepEqual(await app.requests.cancel(org, runId, 'test'), { success: true, status: 'cancelling' });
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.ok(Date.now() - asked < 3000, 'cancel takes effect within a few heartbeats');
+    assert.equal(ended.status, 'cancelled');
+    assert.equal((await app.runs.steps(org, runId))[0]?.status, 'cancelled');
+    assert.equal((await transitions(runId)).at(-1), 'running>cancelled');
+  });
+
+  test('a run whose worker died is recovered when its lease expires', async () => {
+    await app.worker?.stop();
+    const runId = await run('quick');
+    // A worker that claims the run, starts it, then dies without a word.
+    const dead = await app.executions.claim('dead-worker', new Date(), 1000);
+    assert.equal(dead?.run_id, runId);
+    await app.executions.transition(dead!, 'pending', 'validating', new Date(), 'claimed by worker');
+    await app.executions.transition(dead!, 'validating', 'running', new Date(), 'validated');
+    app.worker?.start();
+    const ended = await waitForRunEnd(app, org, runId, 15_000);
+    assert.equal(ended.status, 'completed');
+    const list = await transitions(runId);
+    assert.deepEqual(list.slice(0, 4), ['->pending', 'pending>validating', 'validating>running', 'running>pending']);
+    assert.match((await app.runs.transitions(org, runId))[3]?.reason ?? '', /recovered/);
+    // The dead worker's fencing token no longer matches: its late writes are refused.
+    await assert.rejects(app.executions.finish(dead!, { from: 'running', status: 'failed', at: new Date(), reason: 'zombie', records: 0 }), /no longer held/);
+  });
+});

@@ -1,0 +1,45 @@
+import { Type } from '@sinclair/typebox';
+import { builtinProcessors } from '../../src/processors/builtin.ts';
+import { processorRegistry, type ProcessorRegistry } from '../../src/processors/registry.ts';
+import { defineProcessor, type Processor } from '../../src/processors/types.ts';
+import { ProcessorError } from '../../src/shared/errors.ts';
+
+/** What the test processors did, in order, for assertions on DAG order and concurrency. */
+export const journal: { runId: string; stepId: string; event: 'start' | 'end'; at: number }[] = [];
+const attempts = new Map<string, number>();
+
+/** Works for `ms` (honouring the signal), failing its first `fail_times` attempts. */
+const work = defineProcessor({
+  type: 'test.work',
+  description: 'test processor',
+  configSchema: Type.Object({ ms: Type.Integer({ minimum: 0 }), fail_times: Type.Optional(Type.Integer()), permanent: Type.Optional(Type.Boolean()), rows: Type.Optional(Type.Integer()) }),
+  async run(config, context) {
+    const key = `${context.runId}/${context.stepId}`;
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    journal.push({ runId: context.runId, stepId: context.stepId, event: 'start', at: performance.now() });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, config.ms);
+      context.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(context.signal.reason);
+      }, { once: true });
+    });
+    journal.push({ runId: context.runId, stepId: context.stepId, event: 'end', at: performance.now() });
+    if (attempt <= (config.fail_times ?? 0)) throw new ProcessorError(`attempt ${attempt} failed on purpose`, { retryable: !config.permanent });
+    return { rowsWritten: config.rows ?? 1, tables: [] };
+  },
+});
+
+/** Never finishes and ignores its signal: the engine must stop waiting on its own. */
+const hang = defineProcessor({
+  type: 'test.hang',
+  description: 'test processor',
+  configSchema: Type.Object({}),
+  run: () => new Promise(() => undefined),
+});
+
+export function testProcessors(): ProcessorRegistry {
+  const builtin = builtinProcessors();
+  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang] as Processor[]);
+}
