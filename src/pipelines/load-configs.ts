@@ -112,6 +112,7 @@ async function pipelineFiles(configsDir: string): Promise<string[]> {
 function errorPath(error: ErrorObject): (string | number)[] {
   const path = error.instancePath.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/~1/g, '/').replace(/~0/g, '~')));
   if (error.keyword === 'additionalProperties') path.push(String(error.params.additionalProperty));
+  if (error.keyword === 'required') path.push(String(error.params.missingProperty));
   return path;
 }
 
@@ -120,7 +121,7 @@ function describe(error: ErrorObject): string {
     case 'additionalProperties':
       return 'unknown field';
     case 'required':
-      return `missing required field "${String(error.params.missingProperty)}"`;
+      return 'missing required field';
     case 'pattern':
       return `${error.message}${error.parentSchema?.description ? ` (${error.parentSchema.description})` : ''}`;
     default:

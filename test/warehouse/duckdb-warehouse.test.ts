@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LINEAGE_FIELDS } from '../../src/warehouse/table-schema.ts';
+import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
+import type { PartitionWrite, Warehouse } from '../../src/warehouse/warehouse.ts';
+import { CONFIGS } from '../support/test-app.ts';
+
+const lineage = { orgSlug: 'acme', pipelineId: 'demo_usage_daily_cost', credentialId: 'default', runId: 'run-1', ingestedAt: new Date('2026-02-01T10:00:00Z') };
+const usage = (days: string, factor = 1): PartitionWrite['select'] => ({
+  sql: `SELECT CAST(d AS DATE) AS usage_date, 'team_a' AS team, 'compute' AS service, CAST($factor AS DECIMAL(38, 9)) AS usage_quantity, 0.045 AS unit_price
+          FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)`,
+  params: { factor, start: days.split('..')[0] as string, end: days.split('..')[1] as string },
+});
+
+describe('DuckDB warehouse', () => {
+  let warehouse: Warehouse;
+  const write = (overrides: Partial<PartitionWrite> = {}): PartitionWrite => ({
+    dataset: 'acme_dev',
+    table: 'demo_usage_raw',
+    schema: 'demo/demo_usage_raw',
+    lineage,
+    runDates: { start: '2026-01-01', end: '2026-01-03' },
+    runDateColumn: 'usage_date',
+    select: usage('2026-01-01..2026-01-03'),
+    ...overrides,
+  });
+  const rows = async () => warehouse.query('SELECT usage_date::VARCHAR AS d, usage_quantity::VARCHAR AS q, x_run_id FROM acme_dev.demo_usage_raw ORDER BY usage_date');
+
+  before(async () => {
+    warehouse = await openDuckDbWarehouse({ path: ':memory:', configsDir: CONFIGS, threads: 2 });
+  });
+  after(() => warehouse.close());
+
+  test('tables come from their schema file with the seven lineage columns last, in order', async () => {
+    await warehouse.ensureTable('acme_dev', 'demo_usage_raw', 'demo/demo_usage_raw');
+    const columns = (await warehouse.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'acme_dev' AND table_name = 'demo_usage_raw' ORDER BY ordinal_position")) as { column_name: string; data_type: string }[];
+    assert.deepEqual(columns.slice(-7).map((c) => c.column_name), LINEAGE_FIELDS.map((f) => f.name));
+    assert.equal(columns.find((c) => c.column_name === 'usage_quantity')?.data_type, 'DECIMAL(38,9)', 'money is exact decimal');
+  });
+
+  test('a re-run replaces its partition: identical rows, no duplicates', async () => {
+    await warehouse.replacePartition(write());
+    const first = await rows();
+    await warehouse.replacePartition(write({ lineage: { ...lineage, runId: 'run-2' } }));
+    const second = await rows();
+    assert.equal(second.length, 3);
+    assert.deepEqual(second.map((r) => [r.d, r.q]), first.map((r) => [r.d, r.q]));
+    assert.ok(second.every((r) => r.x_run_id === 'run-2'));
+  });
+
+  test('only the run range of the same key is replaced; other orgs and days stay', async () => {
+    await warehouse.replacePartition(write({ lineage: { ...lineage, orgSlug: 'other' } }));
+    await warehouse.replacePartition(write({ runDates: { start: '2026-01-02', end: '2026-01-02' }, select: usage('2026-01-02..2026-01-02', 5) }));
+    const all = await warehouse.query("SELECT x_org_slug, usage_date::VARCHAR AS d, usage_quantity::DOUBLE AS q FROM acme_dev.demo_usage_raw ORDER BY x_org_slug, usage_date");
+    assert.deepEqual(all.filter((r) => r.x_org_slug === 'acme').map((r) => [r.d, r.q]), [['2026-01-01', 1], ['2026-01-02', 5], ['2026-01-03', 1]]);
+    assert.equal(all.filter((r) => r.x_org_slug === 'other').length, 3);
+  });
+
+  test('a failed write leaves the previous rows in place', async () => {
+    const before = await warehouse.query("SELECT count(*)::INT AS n FROM acme_dev.demo_usage_raw WHERE x_org_slug = 'acme'");
+    await assert.rejects(warehouse.replacePartition(write({ select: { sql: 'SELECT CAST(NULL AS DATE) AS usage_date, 1 AS nope' } })));
+    // Rows dated outside the replaced range would dodge the next DELETE: refused, nothing changes.
+    await assert.rejects(warehouse.replacePartition(write({ runDates: { start: '2026-01-01', end: '2026-01-01' } })), /outside the run range/);
+    assert.deepEqual(await warehouse.query("SELECT count(*)::INT AS n FROM acme_dev.demo_usage_raw WHERE x_org_slug = 'acme'"), before);
+  });
+
+  test('a SQL parameter without a value is a clear, non-retryable error', async () => {
+    await assert.rejects(warehouse.query('SELECT $missing AS x', {}), (error: Error & { retryable?: boolean }) => error.message === 'SQL parameter $missing has no value' && error.retryable === false);
+  });
+
+  test('an aborted signal interrupts a running query', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 100);
+    const started = Date.now();
+    await assert.rejects(warehouse.query('SELECT count(*) FROM range(10000000000) a, range(10) b', {}, controller.signal));
+    assert.ok(Date.now() - started < 5000);
+  });
+});
