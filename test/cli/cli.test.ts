@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { REPO } from '../support/test-app.ts';
+
+const BIN = join(REPO, 'bin', 'pipeline.ts');
+
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function rowCount(dataDir: string, table: string): Promise<{ n: number; columns: string[] }> {
+  const instance = await DuckDBInstance.create(join(dataDir, 'warehouse.duckdb'));
+  const connection = await instance.connect();
+  const n = Number((await connection.runAndReadAll(`SELECT count(*) FROM demo_dev.${table}`)).getRows()[0]?.[0]);
+  const columns = (await connection.runAndReadAll(`SELECT * FROM demo_dev.${table} LIMIT 0`)).columnNames();
+  connection.closeSync();
+  instance.closeSync();
+  return { n, columns };
+}
+
+describe('the CLI', () => {
+  const children: ChildProcess[] = [];
+  after(() => children.forEach((child) => child.kill('SIGKILL')));
+
+  test('alone, it owns the data folder and runs the demo pipeline itself; a re-run keeps the row count', async () => {
+    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-alone-')) };
+    const created = await cli(['org', 'create', 'demo', '--json'], env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(JSON.parse(created.stdout).api_key, /^pk_demo_/);
+    const first = await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-01-15'], env);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /step generate_usage \[generic.procedure_executor\] completed 9 rows/);
+    assert.match(first.stdout, /completed \(15 rows/);
+    const before = await rowCount(env.PIPELINE_DATA_DIR, 'demo_cost_daily_by_team');
+    assert.equal(before.n, 3);
+    assert.deepEqual(before.columns.slice(-7), ['x_org_slug', 'x_pipeline_id', 'x_credential_id', 'x_pipeline_run_date', 'x_run_id', 'x_ingested_at', 'x_ingestion_date']);
+    assert.equal((await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-01-15', '--json'], env)).code, 0);
+    assert.equal((await rowCount(env.PIPELINE_DATA_DIR, 'demo_cost_daily_by_team')).n, 3);
+    const failed = await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-02-30'], env);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /date must be a date as YYYY-MM-DD/);
+  });
+
+  test('next to a running server, it shares the server’s control plane and the server executes', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-served-')), PORT: port, HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+    const server = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: '' } });
+    children.push(server);
+    let output = '';
+    server.stdout.on('data', (chunk) => (output += chunk));
+    const deadline = Date.now() + 30_000;
+    while (!/export API_KEY=(\S+)/.test(output)) {
+      if (Date.now() > deadline) throw new Error(`server did not start: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const apiKey = /export API_KEY=(\S+)/.exec(output)?.[1] as string;
+
+    const viaCli = await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-01-20'], env);
+    assert.equal(viaCli.code, 0, viaCli.stdout + viaCli.stderr);
+    assert.match(viaCli.stdout, /completed/);
+
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/pipelines/run/demo/demo/usage/daily_cost`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ date: '2026-01-21' }) });
+    assert.equal(response.status, 202);
+    const { run_id } = (await response.json()) as { run_id: string };
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'completed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = ((await (await fetch(`http://127.0.0.1:${port}/api/v1/pipelines/status/demo/${run_id}`, { headers: { 'x-api-key': apiKey } })).json()) as { status: string }).status;
+    }
+    assert.equal(status, 'completed');
+    const runs = await cli(['runs', 'demo', '--json'], env);
+    assert.equal(JSON.parse(runs.stdout).length, 2);
+
+    server.kill('SIGTERM');
+    const code = await new Promise((resolve) => server.on('close', resolve));
+    assert.equal(code, 0, 'graceful shutdown');
+  });
+
+  test('validate lists every config problem and exits non-zero', async () => {
+    const ok = await cli(['validate'], {});
+    assert.equal(ok.code, 0);
+    assert.match(ok.stdout, /pipelines valid/);
+    const dir = await mkdtemp(join(tmpdir(), 'cli-configs-'));
+    await mkdir(join(dir, 'a', 'b'), { recursive: true });
+    await writeFile(join(dir, 'a', 'b', 'one.yml'), 'pipeline_id: one\nsteps: []\n');
+    await writeFile(join(dir, 'a', 'b', 'two.yml'), 'pipeline_id: [\n');
+    const bad = await cli(['validate'], { PIPELINE_CONFIGS_DIR: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /a\/b\/one.yml name: missing required field/);
+    assert.match(bad.stdout, /a\/b\/two.yml/, 'both files reported at once');
+  });
+});
