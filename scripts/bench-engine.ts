@@ -5,6 +5,7 @@
  *  - accepted POST /run per second, 50 connections for 10 s, over a real socket
  */
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildServer } from '../src/api/server.ts';
@@ -51,8 +52,8 @@ async function bench(name: string, controlPlane: ControlPlane, configsDir: strin
   const key = (await app.orgs.createKey('bench')).api_key;
   const server = await buildServer(app);
   await server.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.addresses()[0];
-  const url = `http://127.0.0.1:${address?.port}/api/v1/pipelines/run/bench/bench/noop/three_steps`;
+  const { port } = server.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}/api/v1/pipelines/run/bench/bench/noop/three_steps`;
   let accepted = 0;
   let refused = 0;
   const until = performance.now() + SECONDS * 1000;
