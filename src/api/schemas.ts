@@ -23,7 +23,9 @@ export const RunBody = Type.Object(
     start_date: Type.Optional(Type.String({ description: 'YYYY-MM-DD' })),
     end_date: Type.Optional(Type.String({ description: 'YYYY-MM-DD' })),
   },
-  { additionalProperties: Type.Union([Type.String(), Type.Number(), Type.Boolean()]), description: 'dates and the pipeline’s declared parameters' },
+  // Declared parameters are typed by the pipeline, and checked there: a schema type here would
+  // let the validator coerce 5 into "5" before the pipeline sees it.
+  { additionalProperties: Type.Unknown(), description: 'dates and the pipeline’s declared parameters' },
 );
 
 export const RunAccepted = Type.Object({ run_id: Type.String(), pipeline_logging_id: Type.String(), status: Type.Literal('pending') });

@@ -49,7 +49,8 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
 
 export async function runOrThrow(app: App, orgSlug: string, runId: string): Promise<Run> {
   const run = await app.runs.get(orgSlug, runId);
-  if (!run) throw new NotFoundError(`Run ${runId} not found`);
+  // Another org's run and a run that never existed look the same.
+  if (!run) throw new NotFoundError('Run not found');
   return run;
 }
 

@@ -37,7 +37,9 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
   if (options.threads) config.threads = String(options.threads);
   if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   const instance = await DuckDBInstance.create(options.path, config);
-  const knownTables = new Set<string>();
+  // Concurrent CREATE ... IF NOT EXISTS of one table from two connections is a DuckDB catalog
+  // write-write conflict, so each table is created once per process, by the first caller.
+  const creatingTables = new Map<string, Promise<void>>();
   // Timestamps are UTC whatever the host's zone, so a date cast never shifts a day.
   const setup = await instance.connect();
   await setup.run("SET GLOBAL TimeZone = 'UTC'");
@@ -79,14 +81,20 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
 
     async ensureTable(dataset, table, schemaName) {
       const qualified = `${assertIdentifier('dataset', dataset)}.${assertIdentifier('table', table)}`;
-      if (knownTables.has(qualified)) return;
-      const schema = await loadTableSchema(options.configsDir, schemaName);
-      const columns = schema.fields.map((field) => `"${field.name}" ${DUCKDB_TYPES[field.type]}${field.mode === 'REQUIRED' ? ' NOT NULL' : ''}`);
-      await withConnection(async (c) => {
-        await c.run(`CREATE SCHEMA IF NOT EXISTS ${dataset}`);
-        await c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columns.join(', ')})`);
-      });
-      knownTables.add(qualified);
+      let creating = creatingTables.get(qualified);
+      if (!creating) {
+        creating = (async () => {
+          const schema = await loadTableSchema(options.configsDir, schemaName);
+          const columns = schema.fields.map((field) => `"${field.name}" ${DUCKDB_TYPES[field.type]}${field.mode === 'REQUIRED' ? ' NOT NULL' : ''}`);
+          await withConnection(async (c) => {
+            await c.run(`CREATE SCHEMA IF NOT EXISTS ${dataset}`);
+            await c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columns.join(', ')})`);
+          });
+        })();
+        creatingTables.set(qualified, creating);
+        creating.catch(() => creatingTables.delete(qualified));
+      }
+      await creating;
     },
 
     async replacePartition(write: PartitionWrite, signal) {
