@@ -1,0 +1,162 @@
+/**
+ * Checks a table (or any DuckDB table expression) against the FOCUS 1.3 rule set.
+ *
+ * Cost: one DESCRIBE, one scan that evaluates every row rule as COUNT(*) FILTER (WHERE ...),
+ * one query per dataset-level rule (GROUP BY), and, only when something failed, one query that
+ * fetches a few example rows per failing rule. Rules never loop over rows in TypeScript.
+ */
+import { InputError } from '../shared/errors.ts';
+import { CHECK_FUNCTIONS, type CompiledCheck } from './check-functions.ts';
+import { type FocusRule, type FocusRuleSet, type RuleLevel, loadCurrencyCodes, loadFocusRuleSet } from './focus-rules.ts';
+import { ColumnSet, columnKind, conditionColumns, conditionSql, ident } from './sql-text.ts';
+
+export interface SqlRunner {
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+export interface RuleResult {
+  rule_id: string;
+  status: 'pass' | 'fail' | 'skipped';
+  level: RuleLevel;
+  description: string;
+  /** Rows violating the rule; for a schema failure (missing column, wrong type) every row. */
+  failing_rows: number;
+  /** A few failing rows: identifying columns plus the columns the rule reads. */
+  examples: Record<string, unknown>[];
+  reason?: string;
+}
+
+export interface CheckFocusTableOptions {
+  /** Qualified table ("acme_dev.cost_data_standard_1_3") or table expression ("read_parquet('f')"); trusted SQL. */
+  table: string;
+  /** Row filter, e.g. the rows one run wrote; trusted SQL. */
+  where?: string;
+  /** Our provider key; selects the applicability criteria declared in the rule file. */
+  provider?: string;
+  ruleSet?: FocusRuleSet;
+  currencyCodes?: readonly string[];
+  maxExamples?: number;
+}
+
+/** Columns that identify a charge well enough to find it again, shown in every example. */
+const EXAMPLE_KEYS = ['x_SourceRecordId', 'BillingAccountId', 'ChargePeriodStart', 'ChargeCategory', 'ServiceName', 'SkuPriceId', 'ResourceId'];
+
+interface Pending {
+  index: number;
+  rule: FocusRule;
+  compiled: Exclude<CompiledCheck, { kind: 'schema' }>;
+  filter: string;
+}
+
+export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptions): Promise<RuleResult[]> {
+  const ruleSet = opts.ruleSet ?? (await loadFocusRuleSet());
+  const currencyCodes = opts.currencyCodes ?? (await loadCurrencyCodes());
+  const declared = declaredCriteria(ruleSet, opts.provider);
+  const described = await sql.all(`DESCRIBE SELECT * FROM ${opts.table}`);
+  const order = described.map((r) => String(r.column_name));
+  const cols = new ColumnSet(described.map((r) => ({ name: String(r.column_name), type: String(r.column_type), kind: columnKind(String(r.column_type)) })));
+  const source = `(SELECT * FROM ${opts.table}${opts.where ? ` WHERE ${opts.where}` : ''})`;
+  const focusColumns = new Set(ruleSet.columns);
+
+  const results: RuleResult[] = [];
+  const schemaFailures: number[] = [];
+  const pending: Pending[] = [];
+  ruleSet.rules.forEach((rule, index) => {
+    const base: RuleResult = { rule_id: rule.id, status: 'skipped', level: rule.level, description: rule.description, failing_rows: 0, examples: [] };
+    results.push(base);
+    const skip = skipReason(rule, cols, declared, opts.provider);
+    if (skip) return void (base.reason = skip);
+    const fn = CHECK_FUNCTIONS[rule.check as string];
+    if (!fn) throw new InputError(`rule ${rule.id}: unknown check function ${String(rule.check)}`);
+    const compiled = fn.compile({ args: rule.args ?? {}, cols, order, focusColumns, currencyCodes });
+    if (compiled.kind === 'schema') {
+      base.status = compiled.failed ? 'fail' : 'pass';
+      if (compiled.failed) {
+        base.reason = compiled.detail;
+        schemaFailures.push(index);
+      }
+      return;
+    }
+    const filter = rule.when ? conditionSql(rule.when, cols) : 'TRUE';
+    pending.push({ index, rule, compiled, filter });
+  });
+
+  const rowRules = pending.filter((p) => p.compiled.kind === 'row');
+  const predicate = (p: Pending) => `(${p.filter}) AND (${(p.compiled as { violation: string }).violation})`;
+  const counts = await sql.all(
+    `SELECT count(*) AS n${rowRules.map((p, i) => `, count(*) FILTER (WHERE ${predicate(p)}) AS f${i}`).join('')} FROM ${source}`,
+  );
+  const totalRows = Number(counts[0]?.n ?? 0);
+  for (const i of schemaFailures) (results[i] as RuleResult).failing_rows = totalRows;
+
+  const failingRowRules: Pending[] = [];
+  rowRules.forEach((p, i) => {
+    const failing = Number(counts[0]?.[`f${i}`] ?? 0);
+    settle(results[p.index] as RuleResult, failing, []);
+    if (failing > 0) failingRowRules.push(p);
+  });
+  await attachExamples(sql, source, cols, failingRowRules, results, opts.maxExamples ?? 3);
+
+  for (const p of pending.filter((x) => x.compiled.kind === 'dataset')) {
+    const query = (p.compiled as { query: (s: string) => string }).query(`(SELECT * FROM ${source} WHERE ${p.filter})`);
+    const [r] = await sql.all(query);
+    settle(results[p.index] as RuleResult, Number(r?.failing_rows ?? 0), parseJsonList(r?.examples));
+  }
+  return results;
+}
+
+function settle(result: RuleResult, failing: number, examples: Record<string, unknown>[]): void {
+  result.status = failing > 0 ? 'fail' : 'pass';
+  result.failing_rows = failing;
+  result.examples = examples;
+}
+
+/** One UNION ALL query; each branch stops after a few hits, so it is cheap when rules fail often. */
+async function attachExamples(sql: SqlRunner, source: string, cols: ColumnSet, failing: Pending[], results: RuleResult[], limit: number): Promise<void> {
+  if (failing.length === 0 || limit <= 0) return;
+  const branches = failing.map((p) => {
+    // The offending columns first, so a reader sees the bad value before the identifying keys.
+    const wanted = [...CHECK_FUNCTIONS[p.rule.check as string]!.columns(p.rule.args ?? {}), ...conditionColumns(p.rule.when), ...EXAMPLE_KEYS];
+    const shown = [...new Set(wanted)].filter((c) => cols.has(c)).slice(0, 10);
+    const struct = shown.length ? `struct_pack(${shown.map((c) => `${ident(c)} := ${ident(c)}`).join(', ')})` : `struct_pack(row := 'n/a')`;
+    const filter = `(${p.filter}) AND (${(p.compiled as { violation: string }).violation})`;
+    return `SELECT ${p.index} AS r, CAST(to_json(${struct}) AS VARCHAR) AS e FROM (SELECT * FROM ${source} WHERE ${filter} LIMIT ${limit})`;
+  });
+  for (const row of await sql.all(branches.join(' UNION ALL '))) {
+    (results[Number(row.r)] as RuleResult).examples.push(JSON.parse(String(row.e)) as Record<string, unknown>);
+  }
+}
+
+function parseJsonList(value: unknown): Record<string, unknown>[] {
+  if (value === null || value === undefined) return [];
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
+}
+
+/** undefined: no provider given, so applicability is inferred from which columns are present. */
+function declaredCriteria(ruleSet: FocusRuleSet, provider: string | undefined): Set<string> | undefined {
+  if (provider === undefined) return undefined;
+  const criteria = ruleSet.providers[provider];
+  if (!criteria) {
+    throw new InputError(`unknown provider ${provider}; rules-1.3.yml declares ${Object.keys(ruleSet.providers).join(', ')}`, { field: 'provider' });
+  }
+  return new Set(criteria);
+}
+
+function skipReason(rule: FocusRule, cols: ColumnSet, declared: Set<string> | undefined, provider: string | undefined): string | undefined {
+  if (rule.skipped !== undefined) return rule.skipped;
+  const criteria = rule.applies_if ?? [];
+  if (criteria.length > 0) {
+    if (declared === undefined) {
+      // Without a provider we cannot know whether a conditional column must exist; its content
+      // rules still run whenever the column is there.
+      if (rule.check === 'column_present') return `needs a provider to decide (${criteria.join(' and ')})`;
+    } else {
+      // All of them: the model's texts join a rule's criteria with "and" (e.g. CAU-CostAndUsage-D-047-C).
+      const lacking = criteria.filter((c) => !declared.has(c));
+      if (lacking.length > 0) return `not applicable: provider ${provider} does not declare ${lacking.join(', ')}`;
+    }
+  }
+  const missing = CHECK_FUNCTIONS[rule.check as string]?.columns(rule.args ?? {}).filter((c) => !cols.has(c)) ?? [];
+  return missing.length > 0 ? `column ${missing.join(', ')} absent` : undefined;
+}
