@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadSettings, type Settings } from '../config/settings.ts';
+import { validateFocusFile } from '../focus/validate-focus-file.ts';
 import { builtinProcessors } from '../processors/builtin.ts';
 import { formatProblem, loadPipelineConfigs } from '../pipelines/load-configs.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -15,6 +16,8 @@ const USAGE = `Usage: pipeline <command> [options]
   serve                                   API on PORT (8001) with in-process workers
   worker                                  execute queued runs, no API
   validate                                check every pipeline config, list all problems
+  validate-focus <file.csv|parquet> [--provider P] [--verbose]
+                                          check any FOCUS 1.3 file against the conformance rules
   org create <slug> [--plan P] [--name N] create an org; prints its API key once
   org list                                list orgs
   key create <org>                        new API key for an org (printed once)
@@ -38,6 +41,7 @@ const OPTIONS = {
   provider: { type: 'string' },
   limit: { type: 'string' },
   execute: { type: 'boolean' },
+  verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +67,11 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       if (values.json) out(JSON.stringify({ pipelines: pipelines.map((p) => p.route), problems }, null, 2));
       else out(problems.length === 0 ? `${pipelines.length} pipelines valid` : `${problems.length} problems:\n${problems.map(formatProblem).join('\n')}`);
       return problems.length === 0 ? 0 : 1;
+    }
+    case 'validate-focus': {
+      const outcome = await validateFocusFile(need(rest[0], '<file.csv|parquet>'), { json: values.json ?? false, verbose: values.verbose ?? false, ...(values.provider ? { provider: values.provider } : {}) });
+      out(outcome.report);
+      return outcome.exitCode;
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,5 +101,15 @@ describe('the CLI', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /a\/b\/one.yml name: missing required field/);
     assert.match(bad.stdout, /a\/b\/two.yml/, 'both files reported at once');
+  });
+
+  const SAMPLES = join(REPO, '..', 'shared', 'focus', 'samples');
+  test('validate-focus passes the synthetic 1.3 sample and fails the 1.0 one', { skip: existsSync(SAMPLES) ? false : '../shared/focus/samples is absent (a clone without the shared data)' }, async () => {
+    const good = await cli(['validate-focus', join(SAMPLES, 'synthetic_focus-1.3_costandusage_aws_100rows.csv'), '--provider', 'aws', '--json'], {});
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(JSON.parse(good.stdout).conformant, true);
+    const old = await cli(['validate-focus', join(SAMPLES, 'official_focus-1.0_focus_sample_1000rows.csv')], {});
+    assert.equal(old.code, 1);
+    assert.match(old.stdout, /not conformant|failed/i);
   });
 });
