@@ -28,6 +28,15 @@ export interface PartitionWrite {
   runDateColumn?: string;
 }
 
+/** A partition written from rows produced in TypeScript (API pages), streamed in batches. */
+export interface BatchPartitionWrite extends Omit<PartitionWrite, 'select' | 'setup'> {
+  /** The fields of each row that are staged. */
+  columns: string[];
+  batches: AsyncIterable<Record<string, unknown>[]>;
+  /** A SELECT over the staged rows (table `staged`, text columns); by default each column cast to the target's type. */
+  select?: { sql: string; params?: SqlParams };
+}
+
 export interface Warehouse {
   readonly dialect: 'duckdb' | 'bigquery';
   ensureDataset(dataset: string): Promise<void>;
@@ -38,6 +47,11 @@ export interface Warehouse {
    * the select's rows, atomically: a re-run gives identical rows, a failure leaves the old ones.
    */
   replacePartition(write: PartitionWrite, signal?: AbortSignal): Promise<{ rows: number }>;
+  /**
+   * The same replace for rows from TypeScript: batches go through the engine's bulk path into
+   * a staging table, then one transaction replaces the partition. Nothing is visible until then.
+   */
+  replacePartitionFromBatches(write: BatchPartitionWrite, signal?: AbortSignal): Promise<{ rows: number; staged: number }>;
   /** Runs statements in one transaction, each bound to the parameters it names. */
   runScript(statements: { sql: string; params?: SqlParams }[], signal?: AbortSignal): Promise<void>;
   query(sql: string, params?: SqlParams, signal?: AbortSignal): Promise<Record<string, unknown>[]>;

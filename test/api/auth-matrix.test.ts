@@ -200,5 +200,19 @@ for (const factory of controlPlaneFactories()) {
     test('an unknown route → 404 in the same error shape', async () => {
       assertError(await call(server, { method: 'GET', url: '/api/v1/nope' }), 404, { message: 'No route GET /api/v1/nope' });
     });
+
+    test('authentication comes before validation: no key and a bad path is 401, not 400', async () => {
+      assertError(await call(server, { method: 'GET', url: '/api/v1/pipelines/history/BAD' }), 401, { code: 'unauthenticated' });
+      assertError(await call(server, { method: 'GET', url: '/api/v1/admin/orgs/BAD/subscription' }), 401, { code: 'unauthenticated' });
+    });
+
+    test('a run request without a body runs the defaults (yesterday)', async () => {
+      const response = await call(server, { method: 'POST', url: `/api/v1/pipelines/run/${org}/${DEMO_ROUTE}`, headers: { 'x-api-key': alpha.api_key } });
+      assertOk(response, 202);
+      const runId = (response.json() as { run_id: string }).run_id;
+      extraRuns.push(runId);
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      assert.equal((await app.runs.get(org, runId))?.parameters.start_date, yesterday);
+    });
   });
 }

@@ -75,4 +75,30 @@ describe('DuckDB warehouse', () => {
     await assert.rejects(warehouse.query('SELECT count(*) FROM range(10000000000) a, range(10) b', {}, controller.signal));
     assert.ok(Date.now() - started < 5000);
   });
+
+  test('rows from TypeScript stream in batches through the bulk path and replace their partition', async () => {
+    async function* pages(count: number, quantity: number) {
+      for (let page = 0; page < count; page++) {
+        yield Array.from({ length: 5000 }, (_, i) => ({ usage_date: `2026-01-${String(1 + ((page * 5000 + i) % 28)).padStart(2, '0')}`, team: `team_${i % 7}`, service: 'api', usage_quantity: quantity, unit_price: '0.000001875' }));
+      }
+    }
+    const batchWrite = (quantity: number, runId: string) => ({
+      dataset: 'bulk_dev', table: 'demo_usage_raw', schema: 'demo/demo_usage_raw', lineage: { ...lineage, runId }, runDates: { start: '2026-01-01', end: '2026-01-31' }, runDateColumn: 'usage_date',
+      columns: ['usage_date', 'team', 'service', 'usage_quantity', 'unit_price'], batches: pages(20, quantity),
+    });
+    assert.deepEqual(await warehouse.replacePartitionFromBatches(batchWrite(2, 'bulk-1')), { rows: 100_000, staged: 100_000 });
+    assert.deepEqual(await warehouse.replacePartitionFromBatches(batchWrite(3, 'bulk-2')), { rows: 100_000, staged: 100_000 });
+    const [totals] = await warehouse.query('SELECT count(*)::INT AS n, sum(usage_quantity)::VARCHAR AS q, sum(usage_quantity * unit_price)::VARCHAR AS cost, count(DISTINCT x_run_id)::INT AS runs FROM bulk_dev.demo_usage_raw');
+    assert.deepEqual(totals, { n: 100_000, q: '300000.000000000', cost: '0.562500000000000000', runs: 1 });
+  });
+
+  test('a batch stream that fails midway writes nothing', async () => {
+    async function* failing() {
+      yield [{ usage_date: '2026-01-01', team: 't', service: 's', usage_quantity: 1, unit_price: 1 }];
+      throw new Error('page 2 truncated');
+    }
+    const before = await warehouse.query('SELECT count(*)::INT AS n FROM bulk_dev.demo_usage_raw');
+    await assert.rejects(warehouse.replacePartitionFromBatches({ dataset: 'bulk_dev', table: 'demo_usage_raw', schema: 'demo/demo_usage_raw', lineage, runDates: { start: '2026-01-01', end: '2026-01-31' }, runDateColumn: 'usage_date', columns: ['usage_date', 'team', 'service', 'usage_quantity', 'unit_price'], batches: failing() }), /page 2 truncated/);
+    assert.deepEqual(await warehouse.query('SELECT count(*)::INT AS n FROM bulk_dev.demo_usage_raw'), before);
+  });
 });

@@ -10,38 +10,38 @@ const KeyParams = Type.Object({ org: Type.String(), key_id: Type.String({ format
 
 /** Operator endpoints (X-CA-Root-Key): organisations, their keys and subscriptions. */
 export function adminRoutes(server: FastifyInstance, app: App): void {
-  const preHandler = rootAuth(app.settings.rootApiKey);
+  const rootOnly = rootAuth(app.settings.rootApiKey);
   const tags = ['admin'];
   const security = [{ rootKey: [] }];
 
   server.post<{ Body: Static<typeof CreateOrgBody> }>('/api/v1/admin/orgs', {
     schema: { tags, security, summary: 'Create an organisation; its first API key is returned once', body: CreateOrgBody, response: withErrors({ 201: CreatedKey }, 400, 401, 403, 409) },
-    preHandler,
+    preValidation: rootOnly,
   }, async (request, reply) => reply.code(201).send(await createOrganization(app, request.body)));
 
   server.get('/api/v1/admin/orgs', {
     schema: { tags, security, summary: 'List organisations', response: withErrors({ 200: Type.Object({ orgs: Type.Array(Type.Object({ org_slug: Type.String(), name: Type.String(), created_at: Type.String({ format: 'date-time' }) })) }) }, 401, 403) },
-    preHandler,
+    preValidation: rootOnly,
   }, async () => ({ orgs: await app.orgs.list() }));
 
   server.get<{ Params: Static<typeof OrgParams> }>('/api/v1/admin/orgs/:org/subscription', {
     schema: { tags, security, summary: 'Subscription and quota usage', params: OrgParams, response: withErrors({ 200: Subscription }, 401, 403, 404) },
-    preHandler,
+    preValidation: rootOnly,
   }, async (request) => app.orgs.subscription(request.params.org, app.clock.now()));
 
   server.patch<{ Params: Static<typeof OrgParams>; Body: Static<typeof SubscriptionPatch> }>('/api/v1/admin/orgs/:org/subscription', {
     schema: { tags, security, summary: 'Change plan, status or limits', params: OrgParams, body: SubscriptionPatch, response: withErrors({ 200: Subscription }, 400, 401, 403, 404) },
-    preHandler,
+    preValidation: rootOnly,
   }, async (request) => app.orgs.updateSubscription(request.params.org, request.body as Partial<PlanLimits>));
 
   server.post<{ Params: Static<typeof OrgParams> }>('/api/v1/admin/orgs/:org/keys', {
     schema: { tags, security, summary: 'Create an API key (returned once)', params: OrgParams, response: withErrors({ 201: CreatedKey }, 401, 403, 404) },
-    preHandler,
+    preValidation: rootOnly,
   }, async (request, reply) => reply.code(201).send({ org_slug: request.params.org, ...(await app.orgs.createKey(request.params.org)) }));
 
   server.delete<{ Params: Static<typeof KeyParams> }>('/api/v1/admin/orgs/:org/keys/:key_id', {
     schema: { tags, security, summary: 'Revoke an API key', params: KeyParams, response: withErrors({ 204: Type.Null() }, 401, 403, 404) },
-    preHandler,
+    preValidation: rootOnly,
   }, async (request, reply) => {
     await app.orgs.revokeKey(request.params.org, request.params.key_id);
     return reply.code(204).send();

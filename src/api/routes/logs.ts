@@ -15,7 +15,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Static<typeof OrgRunParams>; Querystring: Static<typeof LogsQuery> }>('/api/v1/pipelines/logs/:org/:run_id', {
     schema: { tags, security, summary: 'Log lines of a run (page with after_id)', params: OrgRunParams, querystring: LogsQuery, response: withErrors({ 200: Type.Object({ run_id: Type.String(), status: Type.String(), logs: Type.Array(LogLine) }) }, 401, 403, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
     const logs = await app.runs.logs(run.org_slug, run.run_id, { afterId: request.query.after_id, limit: request.query.limit });
@@ -24,7 +24,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/steps', {
     schema: { tags, security, summary: 'Steps of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Step) }) }, 401, 403, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
     return { run_id: run.run_id, steps: await app.runs.steps(run.org_slug, run.run_id) };
@@ -32,7 +32,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/transitions', {
     schema: { tags, security, summary: 'Status transitions of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), transitions: Type.Array(Transition) }) }, 401, 403, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
     return { run_id: run.run_id, transitions: await app.runs.transitions(run.org_slug, run.run_id) };
@@ -40,7 +40,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/download', {
     schema: { tags, security, summary: 'The whole log of a run as a file (JSON lines)', params: OrgRunParams, produces: ['application/x-ndjson'] },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request, reply) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
     const [steps, transitions, logs] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.transitions(run.org_slug, run.run_id), app.runs.logs(run.org_slug, run.run_id, { limit: 1_000_000 })]);

@@ -14,36 +14,37 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
 
   server.post<{ Params: Static<typeof RouteParams>; Body: Static<typeof RunBody> }>('/api/v1/pipelines/run/:org/:provider/:domain/:pipeline', {
     schema: { tags, security, summary: 'Request a pipeline run', params: RouteParams, body: RunBody, response: withErrors({ 202: RunAccepted }, 400, 401, 403, 404, 429) },
-    preHandler: auth,
+    // No body asks for the defaults (yesterday), like an empty object.
+    preValidation: [auth, async (request) => void (request.body ??= {})],
   }, async (request, reply) => {
     const { org, provider, domain, pipeline } = request.params;
-    const accepted = await app.requests.request({ orgSlug: org, route: `${provider}/${domain}/${pipeline}`, body: request.body ?? {}, trigger: 'api', createdBy: 'api' });
+    const accepted = await app.requests.request({ orgSlug: org, route: `${provider}/${domain}/${pipeline}`, body: request.body, trigger: 'api', createdBy: 'api' });
     return reply.code(202).send(accepted);
   });
 
   server.get<{ Params: Static<typeof RunIdParams> }>('/api/v1/pipelines/runs/:run_id', {
     schema: { tags, security, summary: 'A run of the key’s org', params: RunIdParams, response: withErrors({ 200: RunSchema }, 401, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => present(await runOrThrow(app, request.orgSlug, request.params.run_id)));
 
   server.get<{ Querystring: Static<typeof RunsQuery> }>('/api/v1/pipelines/runs', {
     schema: { tags, security, summary: 'Runs of the key’s org, newest first', querystring: RunsQuery, response: withErrors({ 200: RunList }, 400, 401) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => listRuns(app, request.orgSlug, request.query));
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/status/:org/:run_id', {
     schema: { tags, security, summary: 'Status of a run', params: OrgRunParams, response: withErrors({ 200: RunSchema }, 401, 403, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => present(await runOrThrow(app, request.params.org, request.params.run_id)));
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof RunsQuery> }>('/api/v1/pipelines/history/:org', {
     schema: { tags, security, summary: 'Run history of an org', params: OrgParams, querystring: RunsQuery, response: withErrors({ 200: RunList }, 400, 401, 403) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => listRuns(app, request.params.org, request.query));
 
   server.post<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/cancel/:org/:run_id', {
     schema: { tags, security, summary: 'Cancel a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ success: Type.Boolean(), status: Type.String() }) }, 401, 403, 404) },
-    preHandler: auth,
+    preValidation: auth,
   }, async (request) => app.requests.cancel(request.params.org, request.params.run_id, 'api'));
 }
 

@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ProcessorError } from '../../shared/errors.ts';
 import { loadTableSchema, type FieldType } from '../table-schema.ts';
-import { assertIdentifier, type PartitionWrite, type SqlParams, type Warehouse } from '../warehouse.ts';
+import { assertIdentifier, type Warehouse } from '../warehouse.ts';
+import { runBound, bind, writePartition } from './partition-write.ts';
+import { stageBatches } from './stage-rows.ts';
 
 const DUCKDB_TYPES: Record<FieldType, string> = {
   STRING: 'VARCHAR',
@@ -97,39 +99,25 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
       await creating;
     },
 
-    async replacePartition(write: PartitionWrite, signal) {
+    async replacePartition(write, signal) {
       await warehouse.ensureTable(write.dataset, write.table, write.schema);
-      const target = `${write.dataset}.${write.table}`;
-      const { lineage, runDates } = write;
-      const key = {
-        x_org_slug: lineage.orgSlug,
-        x_pipeline_id: lineage.pipelineId,
-        x_credential_id: lineage.credentialId,
-        x_range_start: runDates.start,
-        x_range_end: runDates.end,
-      };
-      const runDate = write.runDateColumn ? `CAST(rows."${write.runDateColumn}" AS DATE)` : 'CAST($x_range_start AS DATE)';
-      // A row dated outside the replaced range would survive the next re-run's DELETE and be
-      // duplicated, so it aborts the whole write (DuckDB's error() raises inside the INSERT).
-      const checkedRunDate = `CASE WHEN ${runDate} BETWEEN CAST($x_range_start AS DATE) AND CAST($x_range_end AS DATE) THEN ${runDate}
-        ELSE error('row x_pipeline_run_date ' || coalesce(CAST(${runDate} AS VARCHAR), 'NULL') || ' is outside the run range ' || $x_range_start || '..' || $x_range_end) END`;
-      const insert = `INSERT INTO ${target} BY NAME
-        SELECT rows.*,
-               $x_org_slug AS x_org_slug, $x_pipeline_id AS x_pipeline_id, $x_credential_id AS x_credential_id,
-               ${checkedRunDate} AS x_pipeline_run_date, $x_run_id AS x_run_id,
-               CAST($x_ingested_at AS TIMESTAMPTZ) AS x_ingested_at, CAST(CAST($x_ingested_at AS TIMESTAMPTZ) AS DATE) AS x_ingestion_date
-          FROM (${write.select.sql}) AS rows`;
-      return withConnection(
-        (c) =>
-          inTransaction(c, async () => {
-            for (const statement of write.setup ?? []) await runBound(c, statement.sql, statement.params ?? {});
-            await runBound(c, `DELETE FROM ${target} WHERE x_org_slug = $x_org_slug AND x_pipeline_id = $x_pipeline_id AND x_credential_id = $x_credential_id
-              AND x_pipeline_run_date BETWEEN CAST($x_range_start AS DATE) AND CAST($x_range_end AS DATE)`, key);
-            const result = await runBound(c, insert, { ...write.select.params, ...key, x_run_id: lineage.runId, x_ingested_at: lineage.ingestedAt.toISOString() });
-            return { rows: result };
-          }),
-        signal,
-      );
+      return withConnection((c) => inTransaction(c, async () => ({ rows: await writePartition(c, write) })), signal);
+    },
+
+    async replacePartitionFromBatches(write, signal) {
+      await warehouse.ensureTable(write.dataset, write.table, write.schema);
+      const schema = await loadTableSchema(options.configsDir, write.schema);
+      return withConnection(async (c) => {
+        const staged = await stageBatches(c, write.columns, write.batches, signal);
+        // By default each staged text column is cast to its column's type in the target.
+        const types = new Map(schema.fields.map((field) => [field.name, DUCKDB_TYPES[field.type]]));
+        const select = write.select ?? {
+          sql: `SELECT ${write.columns.map((column) => `CAST("${column}" AS ${types.get(column) ?? 'VARCHAR'}) AS "${column}"`).join(', ')} FROM staged`,
+        };
+        const rows = await inTransaction(c, () => writePartition(c, { ...write, select }));
+        await c.run('DROP TABLE staged');
+        return { rows, staged };
+      }, signal);
     },
 
     async runScript(statements, signal) {
@@ -164,24 +152,7 @@ const PERMANENT = /^(Binder|Parser|Catalog|Conversion|Invalid Input|Constraint|N
 
 function classify(error: unknown): unknown {
   if (error instanceof ProcessorError || !(error instanceof Error)) return error;
-  return new ProcessorError(error.message, { retryable: !PERMANENT.test(error.message), cause: error });
-}
-
-/** Prepares one statement and binds only the named parameters it uses, so callers can pass a shared set. */
-async function bind(connection: DuckDBConnection, sql: string, params: SqlParams): Promise<DuckDBPreparedStatement> {
-  const prepared = await connection.prepare(sql);
-  const values: Record<string, string | number | boolean | null> = {};
-  for (let i = 1; i <= prepared.parameterCount; i++) {
-    const name = prepared.parameterName(i);
-    if (!(name in params)) throw new ProcessorError(`SQL parameter $${name} has no value`, { retryable: false });
-    values[name] = params[name] ?? null;
-  }
-  if (prepared.parameterCount > 0) prepared.bind(values);
-  return prepared;
-}
-
-async function runBound(connection: DuckDBConnection, sql: string, params: SqlParams): Promise<number> {
-  const prepared = await bind(connection, sql, params);
-  const result = await prepared.run();
-  return Number(result.rowsChanged);
+  // DuckDB separates the parts of a qualified name with NUL bytes in some messages.
+  const message = error.message.replace(/\0/g, '.');
+  return new ProcessorError(message, { retryable: !PERMANENT.test(message), cause: error });
 }

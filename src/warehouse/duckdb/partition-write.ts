@@ -1,0 +1,58 @@
+import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
+import { ProcessorError } from '../../shared/errors.ts';
+import type { PartitionWrite, SqlParams } from '../warehouse.ts';
+
+/**
+ * The partition replace, inside the caller's transaction: the setup statements, then DELETE of
+ * the composite key over the run's date range, then INSERT of the select's rows by name with
+ * the lineage columns. Returns the rows inserted.
+ */
+export async function writePartition(connection: DuckDBConnection, write: PartitionWrite): Promise<number> {
+  const target = `${write.dataset}.${write.table}`;
+  const { lineage, runDates } = write;
+  const key = {
+    x_org_slug: lineage.orgSlug,
+    x_pipeline_id: lineage.pipelineId,
+    x_credential_id: lineage.credentialId,
+    x_range_start: runDates.start,
+    x_range_end: runDates.end,
+  };
+  const runDate = write.runDateColumn ? `CAST(rows."${write.runDateColumn}" AS DATE)` : 'CAST($x_range_start AS DATE)';
+  // A row dated outside the replaced range would survive the next re-run's DELETE and be
+  // duplicated, so it aborts the whole write (DuckDB's error() raises inside the INSERT).
+  const checkedRunDate = `CASE WHEN ${runDate} BETWEEN CAST($x_range_start AS DATE) AND CAST($x_range_end AS DATE) THEN ${runDate}
+    ELSE error('row x_pipeline_run_date ' || coalesce(CAST(${runDate} AS VARCHAR), 'NULL') || ' is outside the run range ' || $x_range_start || '..' || $x_range_end) END`;
+  const insert = `INSERT INTO ${target} BY NAME
+    SELECT rows.*,
+           $x_org_slug AS x_org_slug, $x_pipeline_id AS x_pipeline_id, $x_credential_id AS x_credential_id,
+           ${checkedRunDate} AS x_pipeline_run_date, $x_run_id AS x_run_id,
+           CAST($x_ingested_at AS TIMESTAMPTZ) AS x_ingested_at, CAST(CAST($x_ingested_at AS TIMESTAMPTZ) AS DATE) AS x_ingestion_date
+      FROM (${write.select.sql}) AS rows`;
+  for (const statement of write.setup ?? []) await runBound(connection, statement.sql, statement.params ?? {});
+  await runBound(
+    connection,
+    `DELETE FROM ${target} WHERE x_org_slug = $x_org_slug AND x_pipeline_id = $x_pipeline_id AND x_credential_id = $x_credential_id
+      AND x_pipeline_run_date BETWEEN CAST($x_range_start AS DATE) AND CAST($x_range_end AS DATE)`,
+    key,
+  );
+  return runBound(connection, insert, { ...write.select.params, ...key, x_run_id: lineage.runId, x_ingested_at: lineage.ingestedAt.toISOString() });
+}
+
+/** Prepares one statement and binds only the named parameters it uses, so callers can pass a shared set. */
+export async function bind(connection: DuckDBConnection, sql: string, params: SqlParams): Promise<DuckDBPreparedStatement> {
+  const prepared = await connection.prepare(sql);
+  const values: Record<string, string | number | boolean | null> = {};
+  for (let i = 1; i <= prepared.parameterCount; i++) {
+    const name = prepared.parameterName(i);
+    if (!(name in params)) throw new ProcessorError(`SQL parameter $${name} has no value`, { retryable: false });
+    values[name] = params[name] ?? null;
+  }
+  if (prepared.parameterCount > 0) prepared.bind(values);
+  return prepared;
+}
+
+export async function runBound(connection: DuckDBConnection, sql: string, params: SqlParams): Promise<number> {
+  const prepared = await bind(connection, sql, params);
+  const result = await prepared.run();
+  return Number(result.rowsChanged);
+}
