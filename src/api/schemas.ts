@@ -76,6 +76,19 @@ export const LogLine = Type.Object({
   fields: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });
 
+export const QualitySummary = Type.Object({ pass: Type.Integer(), fail: Type.Integer(), skipped: Type.Integer(), warn: Type.Integer() });
+
+export const QualityResultSchema = Type.Object({
+  step_id: Type.String(),
+  check_kind: Type.String(),
+  rule_id: Type.String(),
+  level: Type.String(),
+  status: Type.String(),
+  description: Type.String(),
+  failing_rows: Type.Integer(),
+  details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+
 export const RunList = Type.Object({ runs: Type.Array(Run), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 
 export const RunsQuery = Type.Object({

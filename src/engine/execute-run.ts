@@ -10,6 +10,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { Claim, ExecutionStore } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
+import type { QualityResult } from '../shared/quality.ts';
 import { retryDecision } from './retry-policy.ts';
 import { createRunLog } from './run-log.ts';
 
@@ -182,7 +183,11 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
   };
   if (!processor) return end('failed', 0, `${step.ps_type}: no such processor`);
 
+  // Quality results of the last attempt only: an earlier attempt's findings were rolled back with its write.
+  let quality: QualityResult[] = [];
+  const storeQuality = () => executions.recordQuality(run.org_slug, run.run_id, step.step_id, quality);
   for (let attempt = 1; ; attempt++) {
+    quality = [];
     await update({ status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
     log.info({ ps_type: step.ps_type, attempt }, 'step started');
     const timeout = new AbortController();
@@ -204,9 +209,11 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         configsDir: deps.settings.configsDir,
         logger: log,
         signal: stepSignal,
+        recordQuality: (results) => quality.push(...results),
       };
       const result = await untilAborted(processor.run(step.config ?? {}, context), stepSignal);
       log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');
+      await storeQuality();
       return await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details });
     } catch (caught) {
       if (signal.aborted) return end('cancelled', 0, 'cancelled while running');
@@ -215,6 +222,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
       const message = `${step.ps_type}: ${errorMessage(error)}`;
       if (!decision.retry) {
         log.error({ attempt, error: message }, 'step failed');
+        await storeQuality();
         return end('failed', 0, message);
       }
       log.warn({ attempt, error: message, retry_in_ms: decision.delayMs }, 'step attempt failed, retrying');

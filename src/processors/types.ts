@@ -1,5 +1,6 @@
 import type { TSchema, Static } from '@sinclair/typebox';
 import type { Logger } from '../shared/logger.ts';
+import type { QualityResult } from '../shared/quality.ts';
 import type { Lineage, Warehouse } from '../warehouse/warehouse.ts';
 
 /** What a step's processor is given. It never sees the control plane or HTTP. */
@@ -22,7 +23,11 @@ export interface ProcessorContext {
   logger: Logger;
   /** Aborted on timeout and on cancel: long work must pass it on or check it. */
   signal: AbortSignal;
+  /** Keeps data-quality results with the run (stored even when the step then fails). */
+  recordQuality(results: QualityResult[]): void;
 }
+
+export type { QualityResult };
 
 export interface ProcessorResult {
   rowsWritten: number;

@@ -1,3 +1,4 @@
+import type { QualityResult } from '../shared/quality.ts';
 import type { Db, Queryable } from './db.ts';
 import { insertTransition, type RunStatus, type StepStatus } from './runs.ts';
 
@@ -98,6 +99,16 @@ export function executionStore(db: Db) {
       const sets = entries.map(([column], i) => `${column} = $${i + 4}`).join(', ');
       const values = entries.map(([column, value]) => (column === 'result' && value !== null ? JSON.stringify(value) : value));
       await db.query(`UPDATE step_runs SET ${sets} WHERE org_slug = $1 AND run_id = $2 AND step_id = $3`, [orgSlug, runId, stepId, ...values]);
+    },
+
+    async recordQuality(orgSlug: string, runId: string, stepId: string, results: QualityResult[]): Promise<void> {
+      if (results.length === 0) return;
+      await db.query(
+        `INSERT INTO run_quality_results (org_slug, run_id, step_id, check_kind, rule_id, level, status, description, failing_rows, details)
+         SELECT $1, $2, $3, q.check_kind, q.rule_id, q.level, q.status, q.description, q.failing_rows, q.details
+           FROM jsonb_to_recordset($4::jsonb) AS q(check_kind text, rule_id text, level text, status text, description text, failing_rows bigint, details jsonb)`,
+        [orgSlug, runId, stepId, JSON.stringify(results)],
+      );
     },
 
     async appendLogs(orgSlug: string, runId: string, lines: NewLogLine[]): Promise<void> {

@@ -1,3 +1,4 @@
+import type { QualityResult } from '../shared/quality.ts';
 import type { Db, Queryable } from './db.ts';
 
 export type RunStatus = 'pending' | 'validating' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -121,6 +122,14 @@ export function runStore(db: Db) {
 
     async transitions(orgSlug: string, runId: string): Promise<Transition[]> {
       return db.query<Transition>('SELECT from_status, to_status, at, reason FROM run_transitions WHERE org_slug = $1 AND run_id = $2 ORDER BY id', [orgSlug, runId]);
+    },
+
+    async quality(orgSlug: string, runId: string, status?: string): Promise<(QualityResult & { step_id: string })[]> {
+      return db.query(
+        `SELECT step_id, check_kind, rule_id, level, status, description, failing_rows, details FROM run_quality_results
+          WHERE org_slug = $1 AND run_id = $2 AND ($3::text IS NULL OR status = $3) ORDER BY id`,
+        [orgSlug, runId, status ?? null],
+      );
     },
 
     async logs(orgSlug: string, runId: string, options: { afterId?: number; limit?: number } = {}): Promise<LogLine[]> {

@@ -26,6 +26,23 @@ export interface PartitionWrite {
   select: { sql: string; params?: SqlParams };
   /** A column of the select that gives each row's x_pipeline_run_date; the range start by default. */
   runDateColumn?: string;
+  /**
+   * Checks the written rows before the transaction commits; throwing rolls the write back.
+   * `rows` is a SQL filter selecting exactly the rows this write inserted.
+   */
+  verify?: (check: VerifyContext) => Promise<void>;
+}
+
+/** What a verification sees: the open transaction, so it reads the rows not yet committed. */
+export interface VerifyContext {
+  /** Qualified target table. */
+  table: string;
+  /** SQL filter of the rows this write inserted. */
+  rows: string;
+  /** Positional parameters (`?`, `$1`). */
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Named parameters (`$name`), bound like every other statement. */
+  query(sql: string, params?: SqlParams): Promise<Record<string, unknown>[]>;
 }
 
 /** A partition written from rows produced in TypeScript (API pages), streamed in batches. */

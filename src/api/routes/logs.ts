@@ -2,8 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import { orgAuth } from '../auth.ts';
-import { LogLine, OrgRunParams, Step, Transition, withErrors } from '../schemas.ts';
+import { LogLine, OrgRunParams, QualityResultSchema, QualitySummary, Step, Transition, withErrors } from '../schemas.ts';
 import { runOrThrow } from './pipelines.ts';
+
+const QualityQuery = Type.Object({ status: Type.Optional(Type.Union(['pass', 'fail', 'skipped', 'warn'].map((status) => Type.Literal(status)))) });
+
+function summarise(results: { status: string }[]) {
+  const count = (status: string) => results.filter((result) => result.status === status).length;
+  return { pass: count('pass'), fail: count('fail'), skipped: count('skipped'), warn: count('warn') };
+}
 
 const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }) });
 
@@ -23,11 +30,21 @@ export function logRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/steps', {
-    schema: { tags, security, summary: 'Steps of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Step) }) }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Steps of a run, each with its quality summary', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Type.Intersect([Step, Type.Object({ quality: QualitySummary })])) }) }, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
-    return { run_id: run.run_id, steps: await app.runs.steps(run.org_slug, run.run_id) };
+    const [steps, quality] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.quality(run.org_slug, run.run_id)]);
+    return { run_id: run.run_id, steps: steps.map((step) => ({ ...step, quality: summarise(quality.filter((result) => result.step_id === step.step_id)) })) };
+  });
+
+  server.get<{ Params: Static<typeof OrgRunParams>; Querystring: Static<typeof QualityQuery> }>('/api/v1/pipelines/logs/:org/:run_id/quality', {
+    schema: { tags, security, summary: 'Data-quality results of a run: FOCUS rules, reconciliations, warnings', params: OrgRunParams, querystring: QualityQuery, response: withErrors({ 200: Type.Object({ run_id: Type.String(), summary: QualitySummary, results: Type.Array(QualityResultSchema) }) }, 400, 401, 403, 404) },
+    preValidation: auth,
+  }, async (request) => {
+    const run = await runOrThrow(app, request.params.org, request.params.run_id);
+    const results = await app.runs.quality(run.org_slug, run.run_id, request.query.status);
+    return { run_id: run.run_id, summary: summarise(results), results };
   });
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/transitions', {
@@ -43,12 +60,13 @@ export function logRoutes(server: FastifyInstance, app: App): void {
     preValidation: auth,
   }, async (request, reply) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
-    const [steps, transitions, logs] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.transitions(run.org_slug, run.run_id), app.runs.logs(run.org_slug, run.run_id, { limit: 1_000_000 })]);
+    const [steps, transitions, logs, quality] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.transitions(run.org_slug, run.run_id), app.runs.logs(run.org_slug, run.run_id, { limit: 1_000_000 }), app.runs.quality(run.org_slug, run.run_id)]);
     const lines = [
       { type: 'run', ...run },
       ...transitions.map((transition) => ({ type: 'transition', ...transition })),
       ...steps.map((step) => ({ type: 'step', ...step })),
       ...logs.map((line) => ({ type: 'log', ...line })),
+      ...quality.map((result) => ({ type: 'quality', ...result })),
     ];
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')

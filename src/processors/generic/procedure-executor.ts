@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
+import { verifyConversion } from '../../focus/verify-conversion.ts';
 import { resolveTemplates } from '../../pipelines/templates.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
@@ -28,8 +29,17 @@ export const procedureExecutor = defineProcessor({
       target_table: Type.Optional(Identifier),
       schema: Type.Optional(Type.String({ pattern: '^[a-z0-9_]+(/[a-z0-9_]+)*$' })),
       run_date_column: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+      focus: Type.Optional(
+        Type.Object(
+          {
+            provider: Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'provider profile of the FOCUS rules' }),
+            reconcile: Type.Optional(Type.Object({ source: Type.String({ minLength: 1, description: 'SELECT of billed_cost, effective_cost totals of the source rows' }) }, { additionalProperties: false })),
+          },
+          { additionalProperties: false, description: 'the rows are FOCUS: check conformance (and reconcile) before they commit' },
+        ),
+      ),
     },
-    { additionalProperties: false, dependentRequired: { target_table: ['schema'] } },
+    { additionalProperties: false, dependentRequired: { target_table: ['schema'], focus: ['target_table'] } },
   ),
   async run(config, context) {
     const { warehouse } = context;
@@ -58,10 +68,11 @@ export const procedureExecutor = defineProcessor({
         setup: bound,
         select,
         ...(config.run_date_column ? { runDateColumn: config.run_date_column } : {}),
+        ...(config.focus ? { verify: verifyConversion(config.focus, params, context.recordQuality) } : {}),
       },
       context.signal,
     );
-    context.logger.info({ procedure: config.procedure, table: config.target_table, rows }, 'procedure wrote partition');
+    context.logger.info({ procedure: config.procedure, table: config.target_table, rows, focus_checked: Boolean(config.focus) }, 'procedure wrote partition');
     return { rowsWritten: rows, tables: [`${context.dataset}.${config.target_table}`] };
   },
 });

@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api';
 import { ProcessorError } from '../../shared/errors.ts';
 import type { PartitionWrite, SqlParams } from '../warehouse.ts';
 
@@ -35,7 +35,17 @@ export async function writePartition(connection: DuckDBConnection, write: Partit
       AND x_pipeline_run_date BETWEEN CAST($x_range_start AS DATE) AND CAST($x_range_end AS DATE)`,
     key,
   );
-  return runBound(connection, insert, { ...write.select.params, ...key, x_run_id: lineage.runId, x_ingested_at: lineage.ingestedAt.toISOString() });
+  const rows = await runBound(connection, insert, { ...write.select.params, ...key, x_run_id: lineage.runId, x_ingested_at: lineage.ingestedAt.toISOString() });
+  if (write.verify) {
+    const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
+    await write.verify({
+      table: target,
+      rows: `x_org_slug = ${quote(lineage.orgSlug)} AND x_pipeline_id = ${quote(lineage.pipelineId)} AND x_credential_id = ${quote(lineage.credentialId)} AND x_run_id = ${quote(lineage.runId)}`,
+      all: async (sql, params) => (await connection.runAndReadAll(sql, params as DuckDBValue[] | undefined)).getRowObjectsJson() as Record<string, unknown>[],
+      query: async (sql, params = {}) => (await (await bind(connection, sql, params)).runAndReadAll()).getRowObjectsJson() as Record<string, unknown>[],
+    });
+  }
+  return rows;
 }
 
 /** Prepares one statement and binds only the named parameters it uses, so callers can pass a shared set. */
