@@ -1,5 +1,5 @@
 import type { FastifyError } from 'fastify';
-import { AppError, AuthenticationError, ConflictError, InputError, NotAllowedError, NotFoundError, QuotaExceededError } from '../shared/errors.ts';
+import { AppError, AuthenticationError, ConflictError, InputError, NotAllowedError, NotFoundError, QuotaExceededError, UnavailableError } from '../shared/errors.ts';
 
 export interface HttpError {
   status: number;
@@ -22,6 +22,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof QuotaExceededError) {
     return { status: 429, code: error.code, message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) }, details: { limit: error.limit, retry_after_seconds: error.retryAfterSeconds } };
   }
+  if (error instanceof UnavailableError) return { status: 503, code: error.code, message: error.message };
   if (error instanceof AppError) return { status: 500, code: 'internal_error', message: 'Internal error' };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {

@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { App } from '../main/app.ts';
 import { toHttpError } from './error-response.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { focusRoutes } from './routes/focus.ts';
 import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { validatorRoutes } from './routes/validator.ts';
@@ -61,6 +62,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   validatorRoutes(server, app);
   pipelineRoutes(server, app);
   logRoutes(server, app);
+  focusRoutes(server, app);
   adminRoutes(server, app);
   return server;
 }

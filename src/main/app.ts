@@ -104,7 +104,8 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   };
 }
 
-async function openWarehouse(settings: Settings): Promise<Warehouse> {
+/** The embedded warehouse of the data folder; a clear message when another process has it open. */
+export async function openWarehouse(settings: Settings): Promise<Warehouse> {
   const path = join(settings.dataDir, 'warehouse.duckdb');
   try {
     return await openDuckDbWarehouse({ path, configsDir: settings.configsDir });

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { loadSettings, type Settings } from '../config/settings.ts';
+import { exportOrgTable } from '../focus/export-focus.ts';
 import { validateFocusFile } from '../focus/validate-focus-file.ts';
 import { builtinProcessors } from '../processors/builtin.ts';
 import { formatProblem, loadPipelineConfigs } from '../pipelines/load-configs.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { createLogger, silentLogger } from '../shared/logger.ts';
 import { openControlPlane } from '../store/open-control-plane.ts';
-import { createApp, type App } from './app.ts';
+import { createApp, openWarehouse, type App } from './app.ts';
 import { runAndFollow } from './cli-run.ts';
 import { createOrganization } from './organizations.ts';
 import { runWorker, serve } from './serve.ts';
@@ -27,6 +28,8 @@ const USAGE = `Usage: pipeline <command> [options]
   status <org> <run_id>                   a run and its steps
   runs <org> [--provider P] [--limit N]   recent runs
   logs <org> <run_id>                     a run's log lines
+  export <org> --format csv|parquet --out FILE [--table T] [--from D --to D] [--run RUN_ID]
+                                          an org's FOCUS rows (or another output table) to a file
 
 Options: --json for machine-readable output. Configuration comes from the environment (README).`;
 
@@ -42,6 +45,12 @@ const OPTIONS = {
   limit: { type: 'string' },
   execute: { type: 'boolean' },
   verbose: { type: 'boolean' },
+  table: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  run: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,6 +76,18 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       if (values.json) out(JSON.stringify({ pipelines: pipelines.map((p) => p.route), problems }, null, 2));
       else out(problems.length === 0 ? `${pipelines.length} pipelines valid` : `${problems.length} problems:\n${problems.map(formatProblem).join('\n')}`);
       return problems.length === 0 ? 0 : 1;
+    }
+    case 'export': {
+      // Reads the warehouse file, which only one process may open: next to a running server, use its export endpoint.
+      const warehouse = await openWarehouse(settings);
+      try {
+        const file = need(values.out, '--out FILE');
+        const { rows } = await exportOrgTable(warehouse, { orgSlug: need(rest[0], 'org'), env: settings.env, table: values.table, from: values.from, to: values.to, runId: values.run, format: values.format ?? 'csv', path: file });
+        print(`${rows} rows written to ${file}`, { rows, file: file });
+        return 0;
+      } finally {
+        await warehouse.close();
+      }
     }
     case 'validate-focus': {
       const outcome = await validateFocusFile(need(rest[0], '<file.csv|parquet>'), { json: values.json ?? false, verbose: values.verbose ?? false, ...(values.provider ? { provider: values.provider } : {}) });

@@ -32,6 +32,11 @@ export class NotAllowedError extends AppError {
   override readonly code = 'forbidden';
 }
 
+/** A dependency this process does not have or cannot reach right now (HTTP 503). */
+export class UnavailableError extends AppError {
+  override readonly code = 'unavailable';
+}
+
 export type QuotaLimit = 'daily' | 'monthly' | 'concurrent';
 
 export class QuotaExceededError extends AppError {

@@ -54,6 +54,19 @@ export interface BatchPartitionWrite extends Omit<PartitionWrite, 'select' | 'se
   select?: { sql: string; params?: SqlParams };
 }
 
+export interface ExportRequest {
+  dataset: string;
+  table: string;
+  orgSlug: string;
+  /** Inclusive days of the charge period (FOCUS tables) or the data date (other tables). */
+  from?: string | undefined;
+  to?: string | undefined;
+  runId?: string | undefined;
+  format: 'csv' | 'parquet';
+  /** File to write. */
+  path: string;
+}
+
 export interface Warehouse {
   readonly dialect: 'duckdb' | 'bigquery';
   ensureDataset(dataset: string): Promise<void>;
@@ -71,6 +84,10 @@ export interface Warehouse {
   replacePartitionFromBatches(write: BatchPartitionWrite, signal?: AbortSignal): Promise<{ rows: number; staged: number }>;
   /** Runs statements in one transaction, each bound to the parameters it names. */
   runScript(statements: { sql: string; params?: SqlParams }[], signal?: AbortSignal): Promise<void>;
+  /** Writes an org's rows of a table to a file; returns the row count. */
+  exportRows(request: ExportRequest, signal?: AbortSignal): Promise<number>;
+  /** Whether a table exists in a dataset. */
+  hasTable(dataset: string, table: string): Promise<boolean>;
   query(sql: string, params?: SqlParams, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
   health(): Promise<void>;
   close(): Promise<void>;

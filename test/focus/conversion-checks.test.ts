@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../../src/api/server.ts';
+import { exportOrgTable } from '../../src/focus/export-focus.ts';
 import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { openPglite } from '../support/control-planes.ts';
@@ -113,6 +114,40 @@ describe('conversion checks (conformance and reconciliation before commit)', () 
     assert.equal(steps.steps[0]?.quality.fail, 1);
     assert.ok((steps.steps[0]?.quality.pass ?? 0) > 100);
     assert.equal((await server.inject({ url: `/api/v1/pipelines/logs/${org}/${runId}/quality?status=nope`, headers })).statusCode, 400);
+    await server.close();
+  });
+
+  test('FOCUS export: CSV with FOCUS date-times and empty nulls, Parquet, by run and period, own org only', async () => {
+    const { runId } = await runPipeline('valid');
+    const dir = await mkdtemp(join(tmpdir(), 'focus-export-test-'));
+    const csvPath = join(dir, 'focus.csv');
+    assert.deepEqual(await exportOrgTable(app.warehouse!, { orgSlug: org, env: 'dev', runId, format: 'csv', path: csvPath }), { rows: 2, format: 'csv' });
+    const header = (await readFile(csvPath, 'utf8')).split('\n')[0]!.split(',');
+    assert.equal(header[0], 'AllocatedMethodId', 'columns in the schema file order');
+    assert.deepEqual(header.slice(-7), LINEAGE_FIELDS.map((field) => field.name));
+    const read = await app.warehouse!.query(`SELECT ChargePeriodStart, CapacityReservationId IS NULL AS null_read_back, BilledCost FROM read_csv('${csvPath}', all_varchar = true, nullstr = '') ORDER BY BilledCost`);
+    assert.deepEqual(read.map((row) => row.BilledCost), ['0.200000000', '2.160000000']);
+    for (const row of read) {
+      assert.match(String(row.ChargePeriodStart), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+      assert.equal(row.null_read_back, true, 'a null is an empty field');
+    }
+    await assert.rejects(exportOrgTable(app.warehouse!, { orgSlug: org, env: 'dev', format: 'xlsx', path: csvPath }), /format must be csv or parquet/);
+    await assert.rejects(exportOrgTable(app.warehouse!, { orgSlug: 'nobody', env: 'dev', format: 'csv', path: csvPath }), /no rows for nobody/);
+
+    const { api_key } = await app.orgs.createKey(org);
+    const server = await buildServer(app);
+    const parquet = await server.inject({ url: `/api/v1/focus/export/${org}?format=parquet&from=2020-01-01&to=2030-12-31`, headers: { 'x-api-key': api_key } });
+    assert.equal(parquet.statusCode, 200);
+    assert.equal(parquet.headers['content-type'], 'application/vnd.apache.parquet');
+    await writeFile(join(dir, 'focus.parquet'), parquet.rawPayload);
+    const [count] = await app.warehouse!.query(`SELECT count(*)::INT AS n, sum(BilledCost)::VARCHAR AS billed FROM read_parquet('${join(dir, 'focus.parquet')}')`);
+    assert.equal(count?.n, Number(parquet.headers['x-row-count']));
+    const none = await server.inject({ url: `/api/v1/focus/export/${org}?format=csv&from=2001-01-01&to=2001-01-31`, headers: { 'x-api-key': api_key } });
+    assert.equal(none.payload.trim().split('\n').length, 1, 'only the header outside the period');
+    await app.orgs.create('focus_other', 'other', { plan: 'T', status: 'ACTIVE', daily_limit: 1, monthly_limit: 1, concurrent_limit: 1 });
+    const other = await app.orgs.createKey('focus_other');
+    assert.equal((await server.inject({ url: `/api/v1/focus/export/${org}`, headers: { 'x-api-key': other.api_key } })).statusCode, 403);
+    assert.equal((await server.inject({ url: `/api/v1/focus/export/${org}?from=2026-13-01`, headers: { 'x-api-key': api_key } })).statusCode, 400);
     await server.close();
   });
 });

@@ -5,6 +5,7 @@ import { ProcessorError } from '../../shared/errors.ts';
 import { loadTableSchema, type FieldType } from '../table-schema.ts';
 import { assertIdentifier, type Warehouse } from '../warehouse.ts';
 import { runBound, bind, writePartition } from './partition-write.ts';
+import { exportRows } from './export-rows.ts';
 import { stageBatches } from './stage-rows.ts';
 
 const DUCKDB_TYPES: Record<FieldType, string> = {
@@ -118,6 +119,17 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
         await c.run('DROP TABLE staged');
         return { rows, staged };
       }, signal);
+    },
+
+    async exportRows(request, signal) {
+      assertIdentifier('dataset', request.dataset);
+      assertIdentifier('table', request.table);
+      return withConnection((c) => exportRows(c, request), signal);
+    },
+
+    async hasTable(dataset, table) {
+      const rows = await warehouse.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $dataset AND table_name = $table', { dataset, table });
+      return rows.length > 0;
     },
 
     async runScript(statements, signal) {
