@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { App } from '../main/app.ts';
 import { toHttpError } from './error-response.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { credentialRoutes } from './routes/credentials.ts';
 import { focusRoutes } from './routes/focus.ts';
 import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
@@ -64,5 +65,6 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   logRoutes(server, app);
   focusRoutes(server, app);
   adminRoutes(server, app);
+  credentialRoutes(server, app);
   return server;
 }

@@ -14,6 +14,8 @@ export interface Settings {
   readonly configsDir: string;
   readonly databaseUrl: string | undefined;
   readonly rootApiKey: string | undefined;
+  /** Cloud KMS key wrapping credential data keys; a local key file under dataDir without it. */
+  readonly kmsKeyName: string | undefined;
   readonly projectId: string;
   readonly logLevel: string;
   /** Runs one worker executes at once. */
@@ -54,6 +56,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     configsDir: resolve(env.PIPELINE_CONFIGS_DIR ?? 'configs'),
     databaseUrl: env.DATABASE_URL || undefined,
     rootApiKey: env.CA_ROOT_API_KEY || undefined,
+    kmsKeyName: env.KMS_KEY_NAME || undefined,
     projectId: env.GCP_PROJECT_ID ?? 'local',
     logLevel: env.LOG_LEVEL ?? 'info',
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),
@@ -72,6 +75,7 @@ function productionProblems(settings: Settings): string[] {
   const problems: string[] = [];
   if (!settings.rootApiKey) problems.push('CA_ROOT_API_KEY is required in production');
   else if (settings.rootApiKey.length < 32) problems.push('CA_ROOT_API_KEY must be at least 32 characters in production');
+  if (!settings.kmsKeyName) problems.push('KMS_KEY_NAME is required in production (credentials must not be sealed with a local key file)');
   if (!settings.databaseUrl) problems.push('DATABASE_URL is required in production (the embedded PGlite control plane is single-process)');
   return problems;
 }

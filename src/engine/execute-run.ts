@@ -1,4 +1,5 @@
 import type { Settings } from '../config/settings.ts';
+import type { CredentialService } from '../credentials/credentials.ts';
 import type { PipelineConfig, StepConfig } from '../pipelines/config-schema.ts';
 import type { PipelineRegistry } from '../pipelines/registry.ts';
 import { resolveTemplates, runVariables } from '../pipelines/templates.ts';
@@ -20,6 +21,7 @@ export interface EngineDeps {
   pipelines: PipelineRegistry;
   processors: ProcessorRegistry;
   warehouse: Warehouse;
+  credentials: CredentialService;
   clock: Clock;
   logger: Logger;
   settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'stepConcurrency'>;
@@ -210,6 +212,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         logger: log,
         signal: stepSignal,
         recordQuality: (results) => quality.push(...results),
+        credentials: deps.credentials.accessFor(run.org_slug, input.variables.credential_id as string),
       };
       const result = await untilAborted(processor.run(step.config ?? {}, context), stepSignal);
       log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');

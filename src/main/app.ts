@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.ts';
+import { credentialService, type CredentialService } from '../credentials/credentials.ts';
+import { cloudKmsWrapper, localKeyFileWrapper } from '../credentials/key-wrapper.ts';
+import { credentialStore } from '../store/credentials.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../engine/worker.ts';
 import { runRequests, type RunRequests } from '../engine/run-requests.ts';
 import { ConfigLoadError, loadPipelineConfigs } from '../pipelines/load-configs.ts';
@@ -29,6 +32,7 @@ export interface App {
   runs: RunStore;
   executions: ExecutionStore;
   requests: RunRequests;
+  credentials: CredentialService;
   /** Present in processes that execute runs. */
   warehouse: Warehouse | undefined;
   worker: Worker | undefined;
@@ -72,12 +76,13 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   }
   const { db } = controlPlane;
   const runs = runStore(db);
+  const credentials = credentialService({ store: credentialStore(db), wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
   const executions = executionStore(db);
   let worker: Worker | undefined;
   const requests = runRequests({ db, pipelines, runs, executions, clock, ids: options.ids ?? randomIds, settings, onAdmitted: () => worker?.wake() });
   if (options.execute && warehouse && settings.workerConcurrency > 0) {
     worker = createWorker(
-      { executions, runs, pipelines, processors, warehouse, clock, logger: options.logger, settings },
+      { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings },
       { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
     );
   }
@@ -94,6 +99,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     runs,
     executions,
     requests,
+    credentials,
     warehouse,
     worker,
     async close() {

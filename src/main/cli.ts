@@ -28,6 +28,10 @@ const USAGE = `Usage: pipeline <command> [options]
   status <org> <run_id>                   a run and its steps
   runs <org> [--provider P] [--limit N]   recent runs
   logs <org> <run_id>                     a run's log lines
+  credential set|rotate <org> <provider> [--credential-id ID] [--secret-env VAR] [--metadata JSON]
+                                          store a provider secret, read from stdin or the named variable
+  credential list <org>                   credentials (metadata only)
+  credential delete <org> <provider> [--credential-id ID]
   export <org> --format csv|parquet --out FILE [--table T] [--from D --to D] [--run RUN_ID]
                                           an org's FOCUS rows (or another output table) to a file
 
@@ -51,6 +55,9 @@ const OPTIONS = {
   run: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
+  'credential-id': { type: 'string' },
+  'secret-env': { type: 'string' },
+  metadata: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,7 +104,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
   }
 
   return withApp(settings, command === 'run' && values.execute !== false, async (app) => {
-    switch (`${command} ${command === 'org' || command === 'key' ? rest[0] : ''}`.trim()) {
+    switch (`${command} ${['org', 'key', 'credential'].includes(command) ? rest[0] : ''}`.trim()) {
       case 'org create': {
         const created = await createOrganization(app, { org_slug: need(rest[1], 'slug'), name: values.name, plan: values.plan });
         print(`Created ${created.org_slug}. API key (shown once): ${created.api_key}`, created);
@@ -116,6 +123,27 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'key revoke':
         await app.orgs.revokeKey(need(rest[1], 'org'), need(rest[2], 'key_id'));
         print('revoked', { revoked: rest[2] });
+        return 0;
+      case 'credential set':
+      case 'credential rotate': {
+        const [org, provider] = [need(rest[1], 'org'), need(rest[2], 'provider')];
+        const credentialId = values['credential-id'] ?? 'default';
+        const exists = (await app.credentials.list(org)).some((c) => c.provider === provider && c.credential_id === credentialId);
+        if (rest[0] === 'rotate' && !exists) throw new Error(`no ${provider} credential "${credentialId}" to rotate for ${org}; use credential set`);
+        await app.orgs.subscription(org);
+        const metadata = values.metadata ? (JSON.parse(values.metadata) as Record<string, unknown>) : undefined;
+        const info = await app.credentials.set(org, { provider, credentialId, secret: await readSecret(values['secret-env']), metadata });
+        print(`${info.rotated ? 'Rotated' : 'Stored'} ${provider} credential "${credentialId}" for ${org} (version ${info.version})`, info);
+        return 0;
+      }
+      case 'credential list': {
+        const list = await app.credentials.list(need(rest[1], 'org'));
+        print(list.map((c) => `${c.provider}\t${c.credential_id}\tv${c.version}\t${JSON.stringify(c.metadata)}`).join('\n'), list);
+        return 0;
+      }
+      case 'credential delete':
+        await app.credentials.delete(need(rest[1], 'org'), need(rest[2], 'provider'), values['credential-id'] ?? 'default');
+        print('deleted', { deleted: rest[2] });
         return 0;
       case 'run': {
         const target = need(rest[0], '<org>/<provider>/<domain>/<pipeline>').split('/');
@@ -172,6 +200,21 @@ async function withApp(settings: Settings, wantsExecution: boolean, fn: (app: Ap
   } finally {
     await controlPlane.close();
   }
+}
+
+/** A secret never comes from argv (shell history, ps): from a named environment variable or stdin. */
+async function readSecret(variable: string | undefined): Promise<string> {
+  if (variable) {
+    const value = process.env[variable];
+    if (!value) throw new Error(`environment variable ${variable} is empty or not set`);
+    return value;
+  }
+  if (process.stdin.isTTY) process.stderr.write('Paste the secret, then press Ctrl-D:\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const secret = Buffer.concat(chunks).toString('utf8').trim();
+  if (!secret) throw new Error('no secret on stdin');
+  return secret;
 }
 
 function need(value: string | undefined, name: string): string {

@@ -1,6 +1,7 @@
 import type { TSchema, Static } from '@sinclair/typebox';
 import type { Logger } from '../shared/logger.ts';
 import type { QualityResult } from '../shared/quality.ts';
+import type { Secret } from '../shared/secret.ts';
 import type { Lineage, Warehouse } from '../warehouse/warehouse.ts';
 
 /** What a step's processor is given. It never sees the control plane or HTTP. */
@@ -23,11 +24,26 @@ export interface ProcessorContext {
   logger: Logger;
   /** Aborted on timeout and on cancel: long work must pass it on or check it. */
   signal: AbortSignal;
+  /** The org's provider credentials, decrypted only when a step asks for them. */
+  credentials: CredentialAccess;
   /** Keeps data-quality results with the run (stored even when the step then fails). */
   recordQuality(results: QualityResult[]): void;
 }
 
 export type { QualityResult };
+
+export interface ProviderCredential {
+  provider: string;
+  credentialId: string;
+  secret: Secret;
+  /** Non-secret settings stored with it: base_url, organization id, scopes, ... */
+  metadata: Record<string, unknown>;
+}
+
+export interface CredentialAccess {
+  /** The run's credential for `provider` (the run's credential_id unless given); NotFoundError when there is none. */
+  get(provider: string, credentialId?: string): Promise<ProviderCredential>;
+}
 
 export interface ProcessorResult {
   rowsWritten: number;

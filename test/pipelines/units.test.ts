@@ -66,3 +66,11 @@ test('run parameters: dates default to yesterday, date is one day, ranges are ch
 test('scripts split at top-level semicolons only', () => {
   assert.deepEqual(splitStatements("SELECT ';' AS a; -- c; d\nSELECT \"x;y\" FROM t /* ; */;\n\n"), ["SELECT ';' AS a", 'SELECT "x;y" FROM t']);
 });
+
+test('production refuses weak settings, naming each problem', async () => {
+  const { loadSettings } = await import('../../src/config/settings.ts');
+  assert.throws(() => loadSettings({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: 'short' }), (error: Error) =>
+    /CA_ROOT_API_KEY must be at least 32 characters/.test(error.message) && /KMS_KEY_NAME is required/.test(error.message) && /DATABASE_URL is required/.test(error.message));
+  assert.equal(loadSettings({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: 'k'.repeat(40), KMS_KEY_NAME: 'projects/p/locations/l/keyRings/r/cryptoKeys/k', DATABASE_URL: 'postgres://x' }).env, 'prod');
+  assert.throws(() => loadSettings({ PORT: 'eighty' }), /PORT must be an integer/);
+});

@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '../../src/config/settings.ts';
 import { createApp, type App, type AppOptions } from '../../src/main/app.ts';
@@ -10,7 +12,7 @@ export const REPO = join(import.meta.dirname, '..', '..');
 export const CONFIGS = join(REPO, 'configs');
 
 export function testSettings(overrides: Record<string, string> = {}): Settings {
-  return loadSettings({ PIPELINE_DATA_DIR: '/nonexistent-test-data', PIPELINE_CONFIGS_DIR: CONFIGS, CA_ROOT_API_KEY: ROOT_KEY, WORKER_CONCURRENCY: '4', ...overrides });
+  return loadSettings({ PIPELINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'test-data-')), PIPELINE_CONFIGS_DIR: CONFIGS, CA_ROOT_API_KEY: ROOT_KEY, WORKER_CONCURRENCY: '4', ...overrides });
 }
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef0123456789';

@@ -39,7 +39,19 @@ const hang = defineProcessor({
   run: () => new Promise(() => undefined),
 });
 
+/** Reads a credential and logs it carelessly, as a buggy processor would: nothing may leak. */
+const usesSecret = defineProcessor({
+  type: 'test.uses_secret',
+  description: 'test processor',
+  configSchema: Type.Object({ provider: Type.String() }),
+  async run(config, context) {
+    const credential = await context.credentials.get(config.provider);
+    context.logger.info({ credential, token: credential.secret, api_key: credential.secret.reveal() }, `using ${credential.secret}`);
+    return { rowsWritten: credential.secret.reveal().length > 0 ? 1 : 0, tables: [], details: { credential } };
+  },
+});
+
 export function testProcessors(): ProcessorRegistry {
   const builtin = builtinProcessors();
-  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang] as Processor[]);
+  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang, usesSecret] as Processor[]);
 }
