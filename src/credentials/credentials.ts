@@ -37,6 +37,11 @@ export function credentialService(options: { store: CredentialStore; wrapper: Ke
     list: (orgSlug: string) => options.store.list(orgSlug),
     delete: (orgSlug: string, provider: string, credentialId = 'default') => options.store.delete(orgSlug, provider, credentialId),
 
+    /** Whether a credential exists, without opening it. */
+    async has(orgSlug: string, provider: string, credentialId: string): Promise<boolean> {
+      return (await options.store.sealed(orgSlug, provider, credentialId)) !== undefined;
+    },
+
     /** What a run's steps get: decryption on demand, for this org and this run's credential only. */
     accessFor(orgSlug: string, runCredentialId: string): CredentialAccess {
       return {

@@ -81,6 +81,8 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
     } catch (error) {
       return await finish('failed', 'validation failed', `validating: ${errorMessage(error)}`);
     }
+    const missing = await missingCredentials(deps, run.org_slug, variables.credential_id as string, steps);
+    if (missing) return await finish('failed', 'validation failed', `validating: ${missing}`);
 
     await move('running', 'validated');
     await executions.initSteps(run.org_slug, run.run_id, steps.map(({ step_id, ps_type }) => ({ step_id, ps_type })));
@@ -99,6 +101,15 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
   } finally {
     await runLog.close();
   }
+}
+
+/** DESIGN step 6: a run that cannot authenticate fails before its first step, naming what is missing. */
+async function missingCredentials(deps: EngineDeps, orgSlug: string, credentialId: string, steps: StepConfig[]): Promise<string | undefined> {
+  const providers = new Set(steps.flatMap((step) => deps.processors.get(step.ps_type)?.requiredCredentials?.(step.config ?? {}) ?? []));
+  for (const provider of providers) {
+    if (!(await deps.credentials.has(orgSlug, provider, credentialId))) return `no ${provider} credential "${credentialId}" for ${orgSlug}; add one with: pipeline credential set ${orgSlug} ${provider}`;
+  }
+  return undefined;
 }
 
 function variablesOf(deps: EngineDeps, run: Run): Record<string, string> {

@@ -58,6 +58,8 @@ export interface Processor<S extends TSchema = TSchema> {
   /** Schema of the step's `config` block, checked when configs load. */
   readonly configSchema: S;
   run(config: Static<S>, context: ProcessorContext): Promise<ProcessorResult>;
+  /** Providers whose credential the step needs: checked while the run is validating, before any step runs. */
+  requiredCredentials?(config: Static<S>): string[];
 }
 
 export function defineProcessor<S extends TSchema>(processor: Processor<S>): Processor<S> {

@@ -96,6 +96,15 @@ describe('credentials in the service', () => {
     await server.close();
   });
 
+  test('a run whose credential is missing fails in validating, naming it, before any step', async () => {
+    await app.credentials.delete(org, 'openai').catch(() => undefined);
+    const { run_id } = await app.requests.request({ orgSlug: org, route: 'test/creds/use', body: {}, trigger: 'api', createdBy: 'test' });
+    const run = await waitForRunEnd(app, org, run_id);
+    assert.equal(run.status, 'failed');
+    assert.equal(run.error_message, 'validating: no openai credential "default" for cred_org; add one with: pipeline credential set cred_org openai');
+    assert.deepEqual(await app.runs.steps(org, run_id), []);
+  });
+
   test('admin API: set, list (metadata only), delete; the secret never comes back', async () => {
     const server = await buildServer(app);
     const headers = { 'x-ca-root-key': ROOT_KEY };

@@ -44,6 +44,7 @@ const usesSecret = defineProcessor({
   type: 'test.uses_secret',
   description: 'test processor',
   configSchema: Type.Object({ provider: Type.String() }),
+  requiredCredentials: (config) => [config.provider],
   async run(config, context) {
     const credential = await context.credentials.get(config.provider);
     context.logger.info({ credential, token: credential.secret, api_key: credential.secret.reveal() }, `using ${credential.secret}`);
