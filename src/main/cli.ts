@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadSettings, type Settings } from '../config/settings.ts';
 import { exportOrgTable } from '../focus/export-focus.ts';
@@ -7,6 +9,7 @@ import { formatProblem, loadPipelineConfigs } from '../pipelines/load-configs.ts
 import { errorMessage } from '../shared/errors.ts';
 import { createLogger, silentLogger } from '../shared/logger.ts';
 import { openControlPlane } from '../store/open-control-plane.ts';
+import { importPlans } from '../subscription/plans-import.ts';
 import { createApp, openWarehouse, type App } from './app.ts';
 import { runAndFollow } from './cli-run.ts';
 import { createOrganization } from './organizations.ts';
@@ -28,10 +31,12 @@ const USAGE = `Usage: pipeline <command> [options]
   status <org> <run_id>                   a run and its steps
   runs <org> [--provider P] [--limit N]   recent runs
   logs <org> <run_id>                     a run's log lines
+  quality <org> <run_id> [--failed]       a run's data-quality results (FOCUS rules, reconciliations)
   credential set|rotate <org> <provider> [--credential-id ID] [--secret-env VAR] [--metadata JSON]
                                           store a provider secret, read from stdin or the named variable
   credential list <org>                   credentials (metadata only)
   credential delete <org> <provider> [--credential-id ID]
+  plans import <org> <plans.csv>          replace the org's SaaS subscription plans (all rows valid, or nothing)
   export <org> --format csv|parquet --out FILE [--table T] [--from D --to D] [--run RUN_ID]
                                           an org's FOCUS rows (or another output table) to a file
 
@@ -49,6 +54,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   execute: { type: 'boolean' },
   verbose: { type: 'boolean' },
+  failed: { type: 'boolean' },
   table: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -104,7 +110,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
   }
 
   return withApp(settings, command === 'run' && values.execute !== false, async (app) => {
-    switch (`${command} ${['org', 'key', 'credential'].includes(command) ? rest[0] : ''}`.trim()) {
+    switch (`${command} ${['org', 'key', 'credential', 'plans'].includes(command) ? rest[0] : ''}`.trim()) {
       case 'org create': {
         const created = await createOrganization(app, { org_slug: need(rest[1], 'slug'), name: values.name, plan: values.plan });
         print(`Created ${created.org_slug}. API key (shown once): ${created.api_key}`, created);
@@ -145,6 +151,19 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         await app.credentials.delete(need(rest[1], 'org'), need(rest[2], 'provider'), values['credential-id'] ?? 'default');
         print('deleted', { deleted: rest[2] });
         return 0;
+      case 'plans import': {
+        const org = need(rest[1], 'org');
+        const csvText = await readFile(need(rest[2], '<plans.csv>'), 'utf8');
+        if (!(await app.orgs.get(org))) throw new Error(`organization ${org} not found`);
+        const warehouse = app.warehouse ?? (await openWarehouse(settings));
+        try {
+          const rows = await importPlans(warehouse, { orgSlug: org, dataset: `${org}_${settings.env}`, csvText, importedAt: app.clock.now(), runId: randomUUID() });
+          print(`Imported ${rows} plan rows for ${org}`, { rows });
+        } finally {
+          if (!app.warehouse) await warehouse.close();
+        }
+        return 0;
+      }
       case 'run': {
         const target = need(rest[0], '<org>/<provider>/<domain>/<pipeline>').split('/');
         if (target.length !== 4) throw new Error('the run target is <org>/<provider>/<domain>/<pipeline>');
@@ -172,6 +191,13 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'logs': {
         const logs = await app.runs.logs(need(rest[0], 'org'), need(rest[1], 'run_id'));
         print(logs.map((l) => `${l.at.toISOString()} ${l.level.padEnd(5)} ${l.step_id ?? '-'} ${l.message}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}`).join('\n'), logs);
+        return 0;
+      }
+      case 'quality': {
+        const results = await app.runs.quality(need(rest[0], 'org'), need(rest[1], 'run_id'), values.failed ? 'fail' : undefined);
+        const counts = ['pass', 'fail', 'skipped', 'warn'].map((status) => `${results.filter((r) => r.status === status).length} ${status}`).join(', ');
+        const shown = results.filter((r) => r.status === 'fail' || r.status === 'warn' || r.check_kind !== 'focus_rule');
+        print([`${results.length} results: ${counts}`, ...shown.map((r) => `  ${r.status.padEnd(5)} ${r.step_id} ${r.rule_id}: ${r.description}${r.failing_rows ? ` (${r.failing_rows} rows)` : ''}`)].join('\n'), results);
         return 0;
       }
       default:

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -101,6 +101,27 @@ describe('the CLI', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /a\/b\/one.yml name: missing required field/);
     assert.match(bad.stdout, /a\/b\/two.yml/, 'both files reported at once');
+  });
+
+  test('the README walk-through of SaaS costs: import plans, run, look at quality, export FOCUS CSV', async () => {
+    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-saas-')) };
+    assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
+    const imported = await cli(['plans', 'import', 'acme', join(REPO, 'examples', 'saas_subscription_plans.csv')], env);
+    assert.match(imported.stdout, /^Imported \d+ plan rows for acme/);
+    const run = await cli(['run', 'acme/subscription/costs/subscription_cost', '--start-date', '2026-01-01', '--end-date', '2026-01-31', '--json'], env);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const runId = JSON.parse(run.stdout).run_id as string;
+    const quality = await cli(['quality', 'acme', runId], env);
+    assert.match(quality.stdout, /0 fail/);
+    assert.match(quality.stdout, /pass\s+convert_to_focus RECONCILE-BilledCost/);
+    const out = join(env.PIPELINE_DATA_DIR, 'focus.csv');
+    const exported = await cli(['export', 'acme', '--from', '2026-01-01', '--to', '2026-01-31', '--format', 'csv', '--out', out], env);
+    assert.match(exported.stdout, /^\d+ rows written/);
+    const csv = await readFile(out, 'utf8');
+    assert.match(csv.split('\n')[1] ?? '', /2026-01-\d\dT00:00:00Z/);
+    const bad = await cli(['plans', 'import', 'acme', join(REPO, 'package.json')], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /nothing was imported/);
   });
 
   const SAMPLES = join(REPO, '..', 'shared', 'focus', 'samples');
