@@ -6,6 +6,7 @@ import { toHttpError } from './error-response.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { focusRoutes } from './routes/focus.ts';
+import { subscriptionPlanRoutes } from './routes/subscription-plans.ts';
 import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { validatorRoutes } from './routes/validator.ts';
@@ -64,6 +65,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   pipelineRoutes(server, app);
   logRoutes(server, app);
   focusRoutes(server, app);
+  subscriptionPlanRoutes(server, app);
   adminRoutes(server, app);
   credentialRoutes(server, app);
   return server;
