@@ -25,6 +25,8 @@ export interface Settings {
   readonly leaseSeconds: number;
   /** Longest start_date..end_date a run may cover. */
   readonly maxRangeDays: number;
+  /** Provider API base URLs from the environment, as the official SDKs read them; a credential's base_url wins. */
+  readonly providerBaseUrls: Readonly<Record<string, string>>;
 }
 
 const ENVIRONMENTS = { development: 'dev', staging: 'stage', production: 'prod' } as const;
@@ -63,11 +65,26 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stepConcurrency: int('STEP_CONCURRENCY', 4, 1, 64),
     leaseSeconds: int('RUN_LEASE_SECONDS', 30, 2, 3600),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
+    providerBaseUrls: providerBaseUrls(env, problems),
   };
 
   if (environment === 'production') problems.push(...productionProblems(settings));
   if (problems.length > 0) throw new SettingsError(`Invalid settings:\n- ${problems.join('\n- ')}`);
   return Object.freeze(settings);
+}
+
+/** OPENAI_BASE_URL and ANTHROPIC_BASE_URL, read as the official SDKs read them. */
+const BASE_URL_VARIABLES = { openai: 'OPENAI_BASE_URL', anthropic: 'ANTHROPIC_BASE_URL' } as const;
+
+function providerBaseUrls(env: NodeJS.ProcessEnv, problems: string[]): Readonly<Record<string, string>> {
+  const urls: Record<string, string> = {};
+  for (const [provider, name] of Object.entries(BASE_URL_VARIABLES)) {
+    const value = env[name];
+    if (!value) continue;
+    if (/^https?:\/\/\S+$/.test(value)) urls[provider] = value;
+    else problems.push(`${name} must be an http or https URL, got "${value}"`);
+  }
+  return Object.freeze(urls);
 }
 
 /** Production refuses to start on weak settings rather than run insecurely. */

@@ -24,7 +24,7 @@ export interface EngineDeps {
   credentials: CredentialService;
   clock: Clock;
   logger: Logger;
-  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'stepConcurrency'>;
+  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'stepConcurrency' | 'providerBaseUrls'>;
 }
 
 /** Why a run's signal was aborted from outside its steps. */
@@ -220,6 +220,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         lineage: { orgSlug: run.org_slug, pipelineId: run.pipeline_id, credentialId: input.variables.credential_id as string, runId: run.run_id, ingestedAt: clock.now() },
         warehouse: deps.warehouse,
         configsDir: deps.settings.configsDir,
+        providerBaseUrls: deps.settings.providerBaseUrls,
         logger: log,
         signal: stepSignal,
         recordQuality: (results) => quality.push(...results),

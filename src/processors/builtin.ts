@@ -1,3 +1,4 @@
+import { apiProcessors } from './genai/api-processors.ts';
 import { procedureExecutor } from './generic/procedure-executor.ts';
 import { localBqTransformer } from './generic/local-bq-transformer.ts';
 import { processorRegistry, type ProcessorRegistry } from './registry.ts';
@@ -5,5 +6,5 @@ import type { Processor } from './types.ts';
 
 /** Every processor the service ships, by `ps_type`. */
 export function builtinProcessors(): ProcessorRegistry {
-  return processorRegistry([localBqTransformer, procedureExecutor] as Processor[]);
+  return processorRegistry([localBqTransformer, procedureExecutor, ...apiProcessors()] as Processor[]);
 }

@@ -21,6 +21,8 @@ export interface ProcessorContext {
   lineage: Lineage;
   warehouse: Warehouse;
   configsDir: string;
+  /** Provider API base URLs from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL), under a credential's own base_url. */
+  providerBaseUrls: Readonly<Record<string, string>>;
   logger: Logger;
   /** Aborted on timeout and on cancel: long work must pass it on or check it. */
   signal: AbortSignal;

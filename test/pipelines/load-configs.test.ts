@@ -39,7 +39,7 @@ test('every problem is reported at once, each naming file, path, line and what w
   const { pipelines, problems } = await loadPipelineConfigs(dir, builtinProcessors());
   const find = (file: string) => problems.filter((p) => p.file === file);
   assert.deepEqual(find('a/b/unknown_field.yml').map((p) => [p.path, p.message, p.line]), [['colour', 'unknown field', 7]]);
-  assert.match(find('a/b/bad_processor.yml')[0]?.message ?? '', /unknown processor "nope.nothing"; expected one of generic.local_bq_transformer, generic.procedure_executor/);
+  assert.match(find('a/b/bad_processor.yml')[0]?.message ?? '', /unknown processor "nope.nothing"; expected one of (\S+, )*generic\.local_bq_transformer, generic\.procedure_executor/);
   const stepProblems = find('a/b/bad_step_config.yml').map((p) => p.path);
   assert.ok(stepProblems.includes('steps[0].config.target_table'), stepProblems.join());
   assert.ok(stepProblems.includes('steps[0].config.query'), 'missing query reported');

@@ -1,0 +1,111 @@
+-- sp_genai_3_convert_to_focus: FOCUS 1.3 Cost and Usage rows (cost_data_standard_1_3) from this
+-- pipeline's genai_payg_cost_daily for the run's days: one row per day x provider x project or
+-- workspace x model x token type (x service tier x context window, which change the price).
+-- Every FOCUS column in specification order; the ones a GenAI API charge does not have are NULL.
+-- Where each number comes from: docs/genai-costs.md, "The FOCUS mapping".
+WITH
+costs AS (
+  SELECT c.*,
+         CASE c.provider WHEN 'openai' THEN 'OpenAI' WHEN 'anthropic' THEN 'Anthropic' WHEN 'gemini' THEN 'Google' ELSE c.provider END AS provider_name,
+         CASE c.provider WHEN 'openai' THEN 'OpenAI API' WHEN 'anthropic' THEN 'Claude API' WHEN 'gemini' THEN 'Gemini API' ELSE c.provider END AS service_name,
+         CASE c.token_type
+              WHEN 'input' THEN 'Input Tokens' WHEN 'cached_input' THEN 'Cached Input Tokens'
+              WHEN 'cache_write' THEN 'Cache Write Tokens' WHEN 'cache_write_1h' THEN 'Cache Write Tokens (1h)'
+              WHEN 'output' THEN 'Output Tokens'
+              WHEN 'input_audio' THEN 'Input Audio Tokens' WHEN 'cached_input_audio' THEN 'Cached Input Audio Tokens' WHEN 'output_audio' THEN 'Output Audio Tokens'
+              WHEN 'input_image' THEN 'Input Image Tokens' WHEN 'cached_input_image' THEN 'Cached Input Image Tokens' WHEN 'output_image' THEN 'Output Image Tokens'
+              WHEN 'web_search' THEN 'Web Search Requests' WHEN 'file_search' THEN 'File Search Requests'
+              WHEN 'images' THEN 'Images' WHEN 'characters' THEN 'Speech Characters' WHEN 'audio_seconds' THEN 'Transcription Seconds'
+              WHEN 'vector_storage' THEN 'Vector Storage' WHEN 'code_interpreter_session' THEN 'Code Interpreter Sessions'
+              ELSE 'Other: ' || c.token_type END AS meter,
+         c.provider || ':' || CASE WHEN c.model IS NULL THEN '' ELSE c.model || ':' END || c.token_type AS sku_id
+    FROM {org_dataset}.genai_payg_cost_daily c
+   WHERE c.x_org_slug = $org_slug AND c.x_pipeline_id = $pipeline_id AND c.x_credential_id = $credential_id
+     AND c.usage_date BETWEEN CAST($start_date AS DATE) AND CAST($end_date AS DATE)
+     AND c.focus_eligible
+)
+SELECT
+    CAST(NULL AS VARCHAR) AS AllocatedMethodId,
+    CAST(NULL AS JSON) AS AllocatedMethodDetails,
+    CAST(NULL AS VARCHAR) AS AllocatedResourceId,
+    CAST(NULL AS VARCHAR) AS AllocatedResourceName,
+    CAST(NULL AS JSON) AS AllocatedTags,
+    CAST(NULL AS VARCHAR) AS AvailabilityZone,
+    -- The provider's amount on a day its cost report covers, else usage x contracted price.
+    billed_cost AS BilledCost,
+    billing_account_id AS BillingAccountId,
+    billing_account_name AS BillingAccountName,
+    CAST(NULL AS VARCHAR) AS BillingAccountType,
+    billing_currency AS BillingCurrency,
+    -- The providers invoice pay-as-you-go usage per calendar month.
+    timezone('UTC', CAST(date_trunc('month', usage_date) + INTERVAL 1 MONTH AS TIMESTAMP)) AS BillingPeriodEnd,
+    timezone('UTC', CAST(date_trunc('month', usage_date) AS TIMESTAMP)) AS BillingPeriodStart,
+    CAST(NULL AS VARCHAR) AS CapacityReservationId,
+    CAST(NULL AS VARCHAR) AS CapacityReservationStatus,
+    'Usage' AS ChargeCategory,
+    CAST(NULL AS VARCHAR) AS ChargeClass,
+    coalesce(model || ' ', '') || lower(meter)
+      || CASE WHEN pricing_tier <> 'standard' THEN ', ' || pricing_tier || ' tier' ELSE '' END
+      || CASE WHEN context_window IS NOT NULL THEN ', context ' || context_window ELSE '' END AS ChargeDescription,
+    'Usage-Based' AS ChargeFrequency,
+    timezone('UTC', CAST(usage_date + 1 AS TIMESTAMP)) AS ChargePeriodEnd,
+    timezone('UTC', CAST(usage_date AS TIMESTAMP)) AS ChargePeriodStart,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountCategory,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountId,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountName,
+    CAST(NULL AS DECIMAL(38, 9)) AS CommitmentDiscountQuantity,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountStatus,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountType,
+    CAST(NULL AS VARCHAR) AS CommitmentDiscountUnit,
+    -- Raw counts (tokens, requests, ...); the scale goes in PricingUnit (FOCUS PR #2605).
+    consumed_quantity AS ConsumedQuantity,
+    consumed_unit AS ConsumedUnit,
+    CAST(NULL AS JSON) AS ContractApplied,
+    contracted_cost AS ContractedCost,
+    contracted_unit_price AS ContractedUnitPrice,
+    -- Pay-as-you-go: no commitments to amortise, so the effective cost is the billed cost.
+    billed_cost AS EffectiveCost,
+    provider_name AS HostProviderName,
+    CAST(NULL AS VARCHAR) AS InvoiceId,
+    provider_name AS InvoiceIssuerName,
+    list_cost AS ListCost,
+    list_unit_price AS ListUnitPrice,
+    CAST(NULL AS VARCHAR) AS PricingCategory,
+    CAST(NULL AS VARCHAR) AS PricingCurrency,
+    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
+    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
+    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+    pricing_quantity AS PricingQuantity,
+    pricing_unit AS PricingUnit,
+    provider_name AS ProviderName,
+    provider_name AS PublisherName,
+    CAST(NULL AS VARCHAR) AS RegionId,
+    CAST(NULL AS VARCHAR) AS RegionName,
+    CAST(NULL AS VARCHAR) AS ResourceId,
+    CAST(NULL AS VARCHAR) AS ResourceName,
+    CAST(NULL AS VARCHAR) AS ResourceType,
+    'AI and Machine Learning' AS ServiceCategory,
+    service_name AS ServiceName,
+    provider_name AS ServiceProviderName,
+    'Generative AI' AS ServiceSubcategory,
+    sku_id AS SkuId,
+    meter AS SkuMeter,
+    -- FOCUS-defined ModelId/ModelDeveloper (FOCUS PR #2442), the rest as x_ keys; nulls dropped.
+    CAST(json_merge_patch('{}', json_object(
+      'ModelId', model, 'ModelDeveloper', CASE WHEN model IS NOT NULL THEN provider_name END,
+      'x_ServiceTier', pricing_tier, 'x_ContextWindow', context_window,
+      'x_PriceSource', list_price_source, 'x_PriceModelId', price_model_id,
+      'x_PriceEffectiveFrom', CAST(price_effective_from AS VARCHAR))) AS JSON) AS SkuPriceDetails,
+    -- One price point of the SKU: the tier, context window and the price's effective date.
+    sku_id || ':' || pricing_tier || coalesce(':' || context_window, '') || coalesce('@' || CAST(price_effective_from AS VARCHAR), '') AS SkuPriceId,
+    sub_account_id AS SubAccountId,
+    CASE WHEN sub_account_id IS NOT NULL THEN coalesce(sub_account_name, sub_account_id) END AS SubAccountName,
+    CAST(NULL AS VARCHAR) AS SubAccountType,
+    CAST(NULL AS JSON) AS Tags,
+    provider AS x_SourceSystem,
+    CAST(usage_date AS VARCHAR) || '/' || provider || '/' || billing_account_id || '/' || coalesce(sub_account_id, '-') || '/' || coalesce(model, '-')
+      || '/' || token_type || '/' || pricing_tier || coalesce('/' || context_window, '') AS x_SourceRecordId,
+    cost_source AS x_CostSource,
+    token_type AS x_TokenType,
+    false AS x_UnmappedService
+  FROM costs
