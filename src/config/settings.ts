@@ -16,6 +16,8 @@ export interface Settings {
   readonly rootApiKey: string | undefined;
   /** Cloud KMS key wrapping credential data keys; a local key file under dataDir without it. */
   readonly kmsKeyName: string | undefined;
+  /** DuckDB's memory limit (e.g. `4GB`); DuckDB's own default (80% of RAM) without it. */
+  readonly warehouseMemoryLimit: string | undefined;
   readonly projectId: string;
   readonly logLevel: string;
   /** Runs one worker executes at once. */
@@ -59,6 +61,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     databaseUrl: env.DATABASE_URL || undefined,
     rootApiKey: env.CA_ROOT_API_KEY || undefined,
     kmsKeyName: env.KMS_KEY_NAME || undefined,
+    warehouseMemoryLimit: env.WAREHOUSE_MEMORY_LIMIT || undefined,
     projectId: env.GCP_PROJECT_ID ?? 'local',
     logLevel: env.LOG_LEVEL ?? 'info',
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),

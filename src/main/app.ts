@@ -114,7 +114,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
 export async function openWarehouse(settings: Settings): Promise<Warehouse> {
   const path = join(settings.dataDir, 'warehouse.duckdb');
   try {
-    return await openDuckDbWarehouse({ path, configsDir: settings.configsDir });
+    return await openDuckDbWarehouse({ path, configsDir: settings.configsDir, ...(settings.warehouseMemoryLimit ? { memoryLimit: settings.warehouseMemoryLimit } : {}) });
   } catch (error) {
     if (/lock/i.test((error as Error).message)) throw new Error(`The warehouse ${path} is open in another process (a running server?). Use that process, or start this one without executing runs.`, { cause: error });
     throw error;

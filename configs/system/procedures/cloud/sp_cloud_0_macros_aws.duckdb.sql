@@ -1,0 +1,37 @@
+-- Macros of sp_cloud_1_convert_to_focus_aws, created in the org dataset by cloud.billing_export
+-- (config `macros`) with the staged views, so the conversion, its reconciliation and the load
+-- report read the export the same way.
+
+-- The export's unit price when it agrees with cost / quantity (within the tolerance of the FOCUS
+-- check), else cost / quantity: ListCost = ListUnitPrice x PricingQuantity must hold even where
+-- an export's rate columns disagree with its costs.
+CREATE OR REPLACE MACRO {org_dataset}.aws_unit_price(cost, quantity, rate) AS
+  CASE WHEN quantity = 0 OR quantity IS NULL THEN abs(coalesce(rate, 0))
+       WHEN rate IS NOT NULL AND rate >= 0 AND abs(rate * quantity - CAST(cost AS DOUBLE)) <= greatest(0.000001, 0.0001 * abs(CAST(cost AS DOUBLE))) THEN rate
+       ELSE CAST(cost AS DOUBLE) / quantity END;
+
+-- ARN or bare id -> resource type: `arn:aws:ec2:...:instance/i-1` -> instance, `i-1` -> instance.
+-- `resource` is the ARN's sixth part (`instance/i-1`), computed once per row by the caller;
+-- string functions, not regular expressions, as this runs on every row.
+CREATE OR REPLACE MACRO {org_dataset}.aws_resource_type(id, resource, product_code, family) AS
+  CASE
+    WHEN id IS NULL THEN NULL
+    WHEN starts_with(id, 'arn:') THEN CASE
+      WHEN contains(resource, '/') THEN split_part(resource, '/', 1)
+      WHEN split_part(id, ':', 7) <> '' THEN resource
+      WHEN split_part(id, ':', 3) = 's3' THEN 'bucket'
+      ELSE split_part(id, ':', 3) END
+    ELSE coalesce(
+      CASE split_part(id, '-', 1)
+        WHEN 'i' THEN 'instance' WHEN 'vol' THEN 'volume' WHEN 'snap' THEN 'snapshot' WHEN 'ami' THEN 'image'
+        WHEN 'eni' THEN 'network-interface' WHEN 'nat' THEN 'natgateway' WHEN 'vpc' THEN 'vpc' WHEN 'subnet' THEN 'subnet'
+        WHEN 'sg' THEN 'security-group' WHEN 'eipalloc' THEN 'elastic-ip' WHEN 'igw' THEN 'internet-gateway'
+        WHEN 'tgw' THEN 'transit-gateway' WHEN 'vpce' THEN 'vpc-endpoint' WHEN 'fs' THEN 'file-system' END,
+      CASE WHEN product_code = 'AmazonS3' THEN 'bucket' END,
+      lower(family),
+      product_code)
+  END;
+
+
+CREATE OR REPLACE MACRO {org_dataset}.aws_unit(u) AS
+  CASE u WHEN 'Hrs' THEN 'Hours' WHEN 'Hr' THEN 'Hour' WHEN 'GB-Mo' THEN 'GB-Months' WHEN 'GB-Month' THEN 'GB-Months' ELSE u END;

@@ -1,0 +1,37 @@
+-- Macros of sp_cloud_1_convert_to_focus_gcp, created in the org dataset by cloud.billing_export
+-- (config `macros`) with the staged views, so the conversion, its reconciliation and the load
+-- report read the export the same way.
+
+-- The export's unit price when it agrees with cost / quantity (within the tolerance of the FOCUS
+-- check), else cost / quantity: ListCost = ListUnitPrice x PricingQuantity must hold even where
+-- an export's rate columns disagree with its costs.
+CREATE OR REPLACE MACRO {org_dataset}.gcp_unit_price(cost, quantity, rate) AS
+  CASE WHEN quantity = 0 OR quantity IS NULL THEN abs(coalesce(rate, 0))
+       WHEN rate IS NOT NULL AND rate >= 0 AND abs(rate * quantity - CAST(cost AS DOUBLE)) <= greatest(0.000001, 0.0001 * abs(CAST(cost AS DOUBLE))) THEN rate
+       ELSE CAST(cost AS DOUBLE) / quantity END;
+
+-- Array columns are JSON, or in BigQuery CSV extracts a Python literal ([{'key': 'a', 'value': None}]).
+-- A value that is neither fails the conversion: silently dropped credits would overstate cost.
+CREATE OR REPLACE MACRO {org_dataset}.gcp_json(x) AS
+  CASE WHEN x IS NULL OR trim(x) = '' THEN '[]'
+       WHEN json_valid(x) THEN x
+       ELSE coalesce(
+         CASE WHEN json_valid(regexp_replace(regexp_replace(regexp_replace(regexp_replace(x, '''((?:[^''\\]|\\.)*)''', '"\1"', 'g'), '\bNone\b', 'null', 'g'), '\bTrue\b', 'true', 'g'), '\bFalse\b', 'false', 'g'))
+              THEN regexp_replace(regexp_replace(regexp_replace(regexp_replace(x, '''((?:[^''\\]|\\.)*)''', '"\1"', 'g'), '\bNone\b', 'null', 'g'), '\bTrue\b', 'true', 'g'), '\bFalse\b', 'false', 'g') END,
+         error('cannot read ' || x || ' as a list')) END;
+
+CREATE OR REPLACE MACRO {org_dataset}.gcp_credits(x) AS
+  from_json({org_dataset}.gcp_json(x), '[{"name": "VARCHAR", "amount": "DECIMAL(38, 12)", "full_name": "VARCHAR", "id": "VARCHAR", "type": "VARCHAR"}]');
+
+-- The export's BilledCost: cost plus its (negative) credits.
+CREATE OR REPLACE MACRO {org_dataset}.gcp_billed(cost, credits) AS
+  CAST(CAST(cost AS DECIMAL(38, 12)) + coalesce(list_sum(list_transform({org_dataset}.gcp_credits(credits), c -> c.amount)), 0) AS DECIMAL(38, 9));
+
+-- key/value lists -> one JSON object; null when empty.
+CREATE OR REPLACE MACRO {org_dataset}.gcp_labels(x) AS
+  to_json(map_from_entries(list_transform(list_filter(from_json({org_dataset}.gcp_json(x), '[{"key": "VARCHAR", "value": "VARCHAR"}]'), e -> e.key IS NOT NULL), e -> {'k': e.key, 'v': e.value})));
+
+CREATE OR REPLACE MACRO {org_dataset}.gcp_unit(u) AS
+  CASE lower(u) WHEN 'gibibyte' THEN 'GiB' WHEN 'gibibyte month' THEN 'GiB-Months' WHEN 'gibibyte hour' THEN 'GiB-Hours' WHEN 'hour' THEN 'Hours'
+                WHEN 'second' THEN 'Seconds' WHEN 'seconds' THEN 'Seconds' WHEN 'byte' THEN 'Bytes' WHEN 'bytes' THEN 'Bytes' WHEN 'count' THEN 'Count'
+                WHEN 'requests' THEN 'Requests' WHEN 'request' THEN 'Requests' WHEN 'byte-seconds' THEN 'Byte-Seconds' ELSE u END;

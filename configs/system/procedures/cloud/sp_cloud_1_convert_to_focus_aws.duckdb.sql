@@ -1,0 +1,297 @@
+-- sp_cloud_1_convert_to_focus_aws: an AWS Cost and Usage Report (legacy CUR CSV or Athena
+-- Parquet, CUR 2.0 / Data Exports) or an AWS FOCUS export, staged by cloud.billing_export, to
+-- FOCUS 1.3 rows of the run's charge days. Mapping and its reasons: docs/cloud-billing.md (AWS).
+--
+-- Reads (dataset of the org, suffix the run's credential):
+--   aws_billing_export__*        the CUR, columns of configs/schemas/cloud/aws_cur.json
+--   aws_billing_export_focus__*  an AWS FOCUS export, columns of configs/schemas/cloud/focus_export.json
+--   aws_billing_export_load__*   the run that staged them
+--   cloud_service_categories     configs/cloud/opendata/service_categories.csv
+-- Macros: sp_cloud_0_macros_aws. Parameters: $run_id, $start_date, $end_date (the run's charge days, inclusive).
+
+-- The staged views are this run's; a concurrent run of the same pipeline and credential re-staged them otherwise.
+SELECT error('the staged AWS export was replaced by run ' || x_load_run_id || ' while this run was converting, run this one again')
+  FROM {org_dataset}."aws_billing_export_load__{credential_id}"
+ WHERE x_load_run_id <> $run_id;
+
+-- The FOCUS rows have no order: letting DuckDB write them in any order halves the cost of the
+-- insert (measured: 3M converted CUR rows, 18.5 s -> 9.4 s on 2 cores with a 1 GB memory limit).
+-- Session scope: the setting ends with this write's connection.
+SET SESSION preserve_insertion_order = false;
+
+WITH
+-- AWS FOCUS (and the spec's worked examples) show Savings-Plan-covered usage at BilledCost 0:
+-- a SavingsPlanNegation row offsets each covered row. Where the negations of an (account,
+-- resource, usage type, operation, hour, plan) group cancel its covered usage exactly, the
+-- covered rows are billed 0 and the negations dropped; anything unpaired is kept as it is, so
+-- BilledCost always sums to the invoice. Only the Savings Plan rows are grouped, from a narrow
+-- read of the export.
+sp_groups AS (
+  SELECT hash(line_item_usage_account_id, line_item_resource_id, line_item_usage_type, line_item_operation, line_item_usage_start_date, savings_plan_savings_plan_a_r_n) AS sp_key,
+         line_item_usage_account_id, line_item_resource_id, line_item_usage_type, line_item_operation, line_item_usage_start_date, savings_plan_savings_plan_a_r_n,
+         sum(CAST(coalesce(line_item_net_unblended_cost, line_item_unblended_cost) AS DECIMAL(38, 9))) FILTER (WHERE line_item_line_item_type = 'SavingsPlanCoveredUsage') AS covered,
+         sum(CAST(coalesce(line_item_net_unblended_cost, line_item_unblended_cost) AS DECIMAL(38, 9))) FILTER (WHERE line_item_line_item_type = 'SavingsPlanNegation') AS negated
+    FROM {org_dataset}."aws_billing_export__{credential_id}"
+   WHERE line_item_line_item_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation')
+     AND line_item_usage_start_date >= CAST($start_date AS TIMESTAMPTZ) AND line_item_usage_start_date < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+   GROUP BY ALL
+),
+li AS (
+  SELECT
+    v.*,
+    coalesce(g.negated = -g.covered, false) AS netted
+  FROM (
+    SELECT
+      *,
+      line_item_line_item_type AS t,
+      CAST(coalesce(line_item_net_unblended_cost, line_item_unblended_cost) AS DECIMAL(38, 9)) AS billed,
+      CASE WHEN line_item_line_item_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation')
+           THEN hash(line_item_usage_account_id, line_item_resource_id, line_item_usage_type, line_item_operation, line_item_usage_start_date, savings_plan_savings_plan_a_r_n) END AS sp_key,
+      CASE WHEN line_item_line_item_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation', 'SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee') THEN savings_plan_savings_plan_a_r_n
+           WHEN line_item_line_item_type IN ('DiscountedUsage', 'RIFee') THEN reservation_reservation_a_r_n
+           WHEN line_item_line_item_type IN ('Fee', 'Refund') THEN coalesce(reservation_reservation_a_r_n, savings_plan_savings_plan_a_r_n) END AS cd_id
+    FROM {org_dataset}."aws_billing_export__{credential_id}"
+    WHERE line_item_usage_start_date >= CAST($start_date AS TIMESTAMPTZ) AND line_item_usage_start_date < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+  ) v
+  LEFT JOIN sp_groups g
+    ON v.sp_key = g.sp_key
+   AND v.line_item_usage_account_id IS NOT DISTINCT FROM g.line_item_usage_account_id
+   AND v.line_item_resource_id IS NOT DISTINCT FROM g.line_item_resource_id
+   AND v.line_item_usage_type IS NOT DISTINCT FROM g.line_item_usage_type
+   AND v.line_item_operation IS NOT DISTINCT FROM g.line_item_operation
+   AND v.line_item_usage_start_date IS NOT DISTINCT FROM g.line_item_usage_start_date
+   AND v.savings_plan_savings_plan_a_r_n IS NOT DISTINCT FROM g.savings_plan_savings_plan_a_r_n
+),
+classified AS (
+  SELECT
+    *,
+    CASE WHEN t IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation') THEN 'Usage'
+         WHEN t IN ('Fee', 'RIFee', 'SavingsPlanUpfrontFee', 'SavingsPlanRecurringFee') THEN 'Purchase'
+         WHEN t = 'Tax' THEN 'Tax'
+         WHEN t = 'Credit' OR t LIKE '%Discount' THEN 'Credit'
+         WHEN t = 'Refund' THEN CASE WHEN cd_id IS NOT NULL THEN 'Purchase' ELSE 'Usage' END
+         ELSE 'Adjustment' END AS category,
+    -- Refunds, usage restating an earlier billing period, and usage lines with a negative cost
+    -- (they reverse an earlier charge) are corrections.
+    t = 'Refund' OR bill_bill_type = 'Refund' OR line_item_usage_start_date < bill_billing_period_start_date
+      OR (t IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') AND billed < 0) AS correction,
+    CASE WHEN cd_id IS NULL THEN NULL WHEN t LIKE 'SavingsPlan%' OR contains(cd_id, ':savingsplan/') THEN 'sp' ELSE 'ri' END AS cd_kind,
+    coalesce(product_product_name, product_servicecode, line_item_product_code) AS service_name,
+    -- The commitment an RIFee or SavingsPlanRecurringFee left unused in its period.
+    CASE WHEN t = 'RIFee'
+         THEN CAST(coalesce(reservation_net_unused_amortized_upfront_fee_for_billing_period, reservation_unused_amortized_upfront_fee_for_billing_period, 0) AS DECIMAL(38, 9))
+              + CAST(coalesce(reservation_net_unused_recurring_fee, reservation_unused_recurring_fee, 0) AS DECIMAL(38, 9))
+         WHEN t = 'SavingsPlanRecurringFee'
+         THEN CAST(coalesce(savings_plan_total_commitment_to_date, 0) - coalesce(savings_plan_used_commitment, 0) AS DECIMAL(38, 9)) END AS unused_amount,
+    CASE WHEN t = 'RIFee' THEN coalesce(reservation_unused_normalized_unit_quantity, reservation_unused_quantity, 0)
+         WHEN t = 'SavingsPlanRecurringFee' THEN CAST(coalesce(savings_plan_total_commitment_to_date, 0) - coalesce(savings_plan_used_commitment, 0) AS DOUBLE) END AS unused_quantity
+  FROM li
+  WHERE NOT (netted AND t = 'SavingsPlanNegation')
+),
+-- The spec's worked examples: a commitment fee is a Purchase row (BilledCost = fee, EffectiveCost
+-- 0), and the commitment left unused in its period is a Usage row of its own (BilledCost 0,
+-- EffectiveCost = the unused amount, CommitmentDiscountStatus Unused). One read of the export:
+-- fee rows with an unused amount come out twice, the second time as the unused row.
+expanded AS (
+  SELECT *, unnest(CASE WHEN unused_amount > 0 THEN [false, true] ELSE [false] END) AS unused_row
+  FROM classified
+),
+costs AS (
+  SELECT
+    * REPLACE (CASE WHEN unused_row THEN 'Usage' ELSE category END AS category),
+    -- Unit prices describe priced charges: not tax, credits or refunds, nor a usage line with a
+    -- negative cost (a correction of an earlier charge, whose unit price would be negative).
+    category IN ('Usage', 'Purchase') AND t <> 'Refund' AND NOT (billed < 0 AND t <> 'SavingsPlanNegation') AS has_price,
+    CASE WHEN unused_row THEN unused_quantity
+         WHEN t = 'SavingsPlanNegation' THEN 0
+         WHEN t IN ('SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee') THEN CAST(billed AS DOUBLE)
+         ELSE coalesce(line_item_usage_amount, 1) END AS quantity,
+    CASE WHEN unused_row THEN CAST(0 AS DECIMAL(38, 9))
+         WHEN netted AND t = 'SavingsPlanCoveredUsage' THEN CAST(0 AS DECIMAL(38, 9))
+         ELSE billed END AS billed_cost,
+    CASE WHEN unused_row THEN unused_amount
+         WHEN t = 'SavingsPlanCoveredUsage' THEN CAST(coalesce(savings_plan_net_savings_plan_effective_cost, savings_plan_savings_plan_effective_cost, 0) AS DECIMAL(38, 9))
+         WHEN t = 'DiscountedUsage' THEN CAST(coalesce(reservation_net_effective_cost, reservation_effective_cost, 0) AS DECIMAL(38, 9))
+         WHEN t IN ('SavingsPlanNegation', 'SavingsPlanUpfrontFee', 'SavingsPlanRecurringFee', 'RIFee') THEN CAST(0 AS DECIMAL(38, 9))
+         WHEN t IN ('Fee', 'Refund') AND cd_id IS NOT NULL THEN CAST(0 AS DECIMAL(38, 9))
+         ELSE billed END AS effective_cost,
+    -- List and contracted costs are the CUR's own; unit prices follow from them (see unit_price).
+    CASE WHEN unused_row THEN unused_amount
+         WHEN t = 'SavingsPlanNegation' OR t LIKE '%Discount' THEN CAST(0 AS DECIMAL(38, 9))
+         WHEN cd_kind = 'sp' AND category = 'Purchase' THEN billed
+         WHEN category IN ('Usage', 'Purchase') AND t <> 'Refund' AND billed >= 0
+         THEN CAST(coalesce(pricing_public_on_demand_cost, pricing_public_on_demand_rate * line_item_usage_amount, billed) AS DECIMAL(38, 9))
+         ELSE billed END AS list_cost,
+    CASE WHEN unused_row THEN unused_amount
+         WHEN t = 'SavingsPlanNegation' THEN CAST(0 AS DECIMAL(38, 9))
+         WHEN t = 'DiscountedUsage' THEN CAST(coalesce(pricing_public_on_demand_cost, pricing_public_on_demand_rate * line_item_usage_amount, 0) AS DECIMAL(38, 9))
+         ELSE billed END AS contracted_cost
+  FROM expanded
+),
+r AS (
+  SELECT
+    *,
+    CASE WHEN has_price THEN quantity END AS pq,
+    CASE WHEN has_price THEN {org_dataset}.aws_unit_price(list_cost, quantity, CASE WHEN unused_row OR (cd_kind = 'sp' AND category = 'Purchase') THEN NULL ELSE pricing_public_on_demand_rate END) END AS list_price,
+    CASE WHEN has_price THEN {org_dataset}.aws_unit_price(contracted_cost, quantity,
+                                        CASE WHEN unused_row OR (cd_kind = 'sp' AND category = 'Purchase') THEN NULL
+                                             WHEN t IN ('DiscountedUsage', 'SavingsPlanNegation') THEN pricing_public_on_demand_rate
+                                             ELSE coalesce(line_item_net_unblended_rate, line_item_unblended_rate) END) END AS contracted_price,
+    CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL
+         WHEN unused_row THEN unused_quantity
+         WHEN t = 'SavingsPlanCoveredUsage' THEN CAST(coalesce(savings_plan_net_savings_plan_effective_cost, savings_plan_savings_plan_effective_cost, 0) AS DOUBLE)
+         WHEN t = 'SavingsPlanNegation' THEN 0
+         WHEN t = 'SavingsPlanRecurringFee' THEN CAST(coalesce(savings_plan_total_commitment_to_date, billed) AS DOUBLE)
+         WHEN t = 'SavingsPlanUpfrontFee' THEN CAST(billed AS DOUBLE)
+         WHEN t = 'DiscountedUsage' THEN coalesce(CASE WHEN line_item_normalization_factor > 0 THEN line_item_normalized_usage_amount END, line_item_usage_amount, 0)
+         ELSE coalesce(reservation_total_reserved_normalized_units, reservation_total_reserved_units, quantity) END AS cd_quantity,
+    CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL
+         WHEN cd_kind = 'sp' THEN line_item_currency_code
+         WHEN unused_row THEN CASE WHEN reservation_unused_normalized_unit_quantity IS NOT NULL THEN 'Normalized ' || coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') END
+         WHEN (t = 'DiscountedUsage' AND line_item_normalization_factor > 0 AND line_item_normalized_usage_amount IS NOT NULL)
+           OR (t <> 'DiscountedUsage' AND reservation_total_reserved_normalized_units IS NOT NULL) THEN 'Normalized ' || coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours')
+         ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') END AS cd_unit,
+    CASE WHEN unused_row THEN 'Unused' WHEN category = 'Usage' AND cd_id IS NOT NULL THEN 'Used' END AS cd_status,
+    CASE WHEN unused_row THEN cd_id ELSE coalesce(line_item_resource_id, CASE WHEN category = 'Purchase' THEN cd_id END) END AS resource_id
+  FROM costs
+),
+resources AS (
+  SELECT *, CASE WHEN starts_with(resource_id, 'arn:') THEN split_part(resource_id, ':', 6) END AS arn_resource FROM r
+),
+categories AS (
+  SELECT match, key, service_category, service_subcategory FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws'
+)
+SELECT
+  CAST(NULL AS VARCHAR) AS AllocatedMethodId,
+  CAST(NULL AS JSON) AS AllocatedMethodDetails,
+  CAST(NULL AS VARCHAR) AS AllocatedResourceId,
+  CAST(NULL AS VARCHAR) AS AllocatedResourceName,
+  CAST(NULL AS JSON) AS AllocatedTags,
+  line_item_availability_zone AS AvailabilityZone,
+  billed_cost AS BilledCost,
+  bill_payer_account_id AS BillingAccountId,
+  coalesce(bill_payer_account_name, bill_payer_account_id) AS BillingAccountName,
+  'Payer Account' AS BillingAccountType,
+  line_item_currency_code AS BillingCurrency,
+  bill_billing_period_end_date AS BillingPeriodEnd,
+  bill_billing_period_start_date AS BillingPeriodStart,
+  CAST(NULL AS VARCHAR) AS CapacityReservationId,
+  CAST(NULL AS VARCHAR) AS CapacityReservationStatus,
+  category AS ChargeCategory,
+  CASE WHEN correction THEN 'Correction' END AS ChargeClass,
+  CASE WHEN unused_row THEN 'Unused ' || CASE cd_kind WHEN 'sp' THEN 'Savings Plan' ELSE 'Reserved Instance' END || ' commitment' ELSE coalesce(line_item_line_item_description, line_item_usage_type, t) END AS ChargeDescription,
+  CASE WHEN unused_row THEN 'Usage-Based'
+       WHEN t IN ('RIFee', 'SavingsPlanRecurringFee') THEN 'Recurring'
+       WHEN t IN ('Fee', 'SavingsPlanUpfrontFee', 'Credit', 'Refund', 'Tax') THEN 'One-Time'
+       ELSE 'Usage-Based' END AS ChargeFrequency,
+  CASE WHEN line_item_usage_end_date > line_item_usage_start_date THEN line_item_usage_end_date ELSE line_item_usage_start_date + INTERVAL 1 HOUR END AS ChargePeriodEnd,
+  line_item_usage_start_date AS ChargePeriodStart,
+  CASE cd_kind WHEN 'sp' THEN 'Spend' WHEN 'ri' THEN 'Usage' END AS CommitmentDiscountCategory,
+  cd_id AS CommitmentDiscountId,
+  CASE WHEN cd_id IS NOT NULL THEN split_part(split_part(cd_id, '/', -1), ':', -1) END AS CommitmentDiscountName,
+  cd_quantity AS CommitmentDiscountQuantity,
+  cd_status AS CommitmentDiscountStatus,
+  CASE cd_kind WHEN 'sp' THEN 'Savings Plan' WHEN 'ri' THEN 'Reserved Instance' END AS CommitmentDiscountType,
+  cd_unit AS CommitmentDiscountUnit,
+  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce(line_item_usage_amount, 0) END AS ConsumedQuantity,
+  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce({org_dataset}.aws_unit(pricing_unit), 'Units') END AS ConsumedUnit,
+  CAST(NULL AS JSON) AS ContractApplied,
+  contracted_cost AS ContractedCost,
+  contracted_price AS ContractedUnitPrice,
+  effective_cost AS EffectiveCost,
+  'AWS' AS HostProviderName,
+  bill_invoice_id AS InvoiceId,
+  coalesce(bill_invoicing_entity, 'AWS') AS InvoiceIssuerName,
+  list_cost AS ListCost,
+  list_price AS ListUnitPrice,
+  CASE WHEN NOT has_price THEN NULL
+       WHEN category = 'Usage' AND (cd_id IS NOT NULL OR t IN ('SavingsPlanCoveredUsage', 'DiscountedUsage')) THEN 'Committed'
+       WHEN category = 'Usage' AND contains(line_item_usage_type, 'SpotUsage') THEN 'Dynamic'
+       ELSE 'Standard' END AS PricingCategory,
+  coalesce(pricing_currency, line_item_currency_code) AS PricingCurrency,
+  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
+  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
+  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+  pq AS PricingQuantity,
+  CASE WHEN NOT has_price THEN NULL
+       WHEN cd_kind = 'sp' AND (category = 'Purchase' OR unused_row) THEN line_item_currency_code
+       WHEN unused_row THEN cd_unit
+       ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Units') END AS PricingUnit,
+  'AWS' AS ProviderName,
+  coalesce(line_item_legal_entity, 'AWS') AS PublisherName,
+  coalesce(product_region_code, product_region) AS RegionId,
+  CASE WHEN coalesce(product_region_code, product_region) IS NOT NULL THEN coalesce(product_location, product_region_code, product_region) END AS RegionName,
+  resource_id AS ResourceId,
+  CASE WHEN arn_resource IS NOT NULL THEN split_part(split_part(arn_resource, '/', -1), ':', -1) ELSE resource_id END AS ResourceName,
+  {org_dataset}.aws_resource_type(resource_id, arn_resource, line_item_product_code, product_product_family) AS ResourceType,
+  coalesce(c1.service_category, c2.service_category, 'Other') AS ServiceCategory,
+  service_name AS ServiceName,
+  'AWS' AS ServiceProviderName,
+  coalesce(c1.service_subcategory, c2.service_subcategory, 'Other (Other)') AS ServiceSubcategory,
+  CASE WHEN has_price THEN coalesce(product_sku, line_item_product_code || ':' || coalesce(line_item_usage_type, t)) END AS SkuId,
+  CASE WHEN has_price THEN coalesce(line_item_usage_type, line_item_operation, t) END AS SkuMeter,
+  CAST(NULL AS JSON) AS SkuPriceDetails,
+  CASE WHEN has_price THEN coalesce(pricing_rate_code, pricing_rate_id, coalesce(product_sku, line_item_product_code || ':' || coalesce(line_item_usage_type, t)) || '.' || coalesce(pricing_term, t)) END AS SkuPriceId,
+  line_item_usage_account_id AS SubAccountId,
+  CASE WHEN line_item_usage_account_id IS NOT NULL THEN coalesce(line_item_usage_account_name, line_item_usage_account_id) END AS SubAccountName,
+  CASE WHEN line_item_usage_account_id IS NOT NULL THEN 'Linked Account' END AS SubAccountType,
+  CAST(resource_tags AS JSON) AS Tags,
+  'aws' AS x_SourceSystem,
+  CASE WHEN unused_row THEN identity_line_item_id || ':unused' ELSE identity_line_item_id END AS x_SourceRecordId,
+  'provider_reported' AS x_CostSource,
+  CAST(NULL AS VARCHAR) AS x_TokenType,
+  c1.service_category IS NULL AND c2.service_category IS NULL AS x_UnmappedService
+FROM resources r
+LEFT JOIN categories c1 ON c1.match = 'product_code' AND c1.key = lower(r.line_item_product_code)
+LEFT JOIN categories c2 ON c2.match = 'service_name' AND c2.key = lower(r.service_name)
+
+UNION ALL BY NAME
+
+-- A native AWS FOCUS export (FOCUS 1.0 or 1.2 with AWS columns): kept, with the 1.3 columns it lacks.
+SELECT * REPLACE (
+  -- FOCUS 1.3 ties the price columns to SkuPriceId and ConsumedQuantity to usage (1.0 and 1.2
+  -- exports fill them on credits and tax): kept only where 1.3 allows them.
+  CASE WHEN SkuPriceId IS NOT NULL THEN PricingQuantity END AS PricingQuantity,
+  CASE WHEN SkuPriceId IS NOT NULL AND PricingQuantity IS NOT NULL THEN PricingUnit END AS PricingUnit,
+  CASE WHEN SkuPriceId IS NOT NULL THEN ListUnitPrice END AS ListUnitPrice,
+  CASE WHEN SkuPriceId IS NOT NULL THEN ContractedUnitPrice END AS ContractedUnitPrice,
+  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory <> 'Tax' THEN PricingCategory END AS PricingCategory,
+  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL THEN CommitmentDiscountQuantity END AS CommitmentDiscountQuantity,
+  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL AND CommitmentDiscountQuantity IS NOT NULL THEN CommitmentDiscountUnit END AS CommitmentDiscountUnit,
+  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' THEN ConsumedQuantity END AS ConsumedQuantity,
+  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' AND ConsumedQuantity IS NOT NULL THEN ConsumedUnit END AS ConsumedUnit,
+  CASE WHEN CommitmentDiscountId IS NOT NULL THEN CommitmentDiscountStatus END AS CommitmentDiscountStatus,
+  CASE WHEN RegionId IS NOT NULL THEN RegionName END AS RegionName,
+  CASE WHEN ResourceId IS NOT NULL THEN ResourceType END AS ResourceType,
+  CASE WHEN ResourceId IS NOT NULL THEN ResourceName END AS ResourceName
+) FROM (
+  SELECT
+    AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
+    AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Payer Account') AS BillingAccountType,
+    BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
+    coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
+    CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
+    CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
+    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
+    CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.aws_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
+    coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'AWS') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'AWS') AS InvoiceIssuerName,
+    coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
+    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.aws_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice, PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
+    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+    coalesce(ProviderName, 'AWS') AS ProviderName, coalesce(PublisherName, 'AWS') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
+    ResourceId, ResourceName, ResourceType,
+    coalesce(ServiceCategory, c1.service_category, c2.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'AWS') AS ServiceProviderName,
+    -- A subcategory the export lacks: the lookup's when it agrees with the export's category.
+    coalesce(ServiceSubcategory, CASE WHEN coalesce(c1.service_category, c2.service_category) = coalesce(ServiceCategory, c1.service_category, c2.service_category) THEN coalesce(c1.service_subcategory, c2.service_subcategory) END,
+             'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
+    SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
+    SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
+    CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Linked Account') END AS SubAccountType,
+    CAST(Tags AS JSON) AS Tags,
+    'aws' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
+    ServiceCategory IS NULL AND c1.service_category IS NULL AND c2.service_category IS NULL AS x_UnmappedService
+  FROM {org_dataset}."aws_billing_export_focus__{credential_id}" f
+  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c1 ON c1.match = 'product_code' AND c1.key = lower(f.x_ServiceCode)
+  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c2 ON c2.match = 'service_name' AND c2.key = lower(f.ServiceName)
+  WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+)
