@@ -208,6 +208,7 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
     `CREATE VIEW bench_dev."aws_billing_export_focus__default" AS ${emptySelect(focus, constants)}`,
     `CREATE VIEW bench_dev."aws_billing_export_load__default" AS SELECT 'bench' AS x_load_run_id`,
     ...referenceViews('bench_dev', join(CONFIGS, 'cloud', 'opendata')),
+    ...splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_0_macros_focus.duckdb.sql'), 'utf8'), variables)),
     ...splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_0_macros_aws.duckdb.sql'), 'utf8'), variables)),
   ];
   for (const sql of statements) await connection.run(sql);

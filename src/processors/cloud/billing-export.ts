@@ -126,6 +126,7 @@ export const billingExport = defineProcessor({
       `CREATE OR REPLACE VIEW ${qualified(views.load)} AS SELECT ${quoteLiteral(context.runId)} AS x_load_run_id, ${quoteLiteral(shape)} AS x_load_shape, ` +
         `[${files.map(quoteLiteral).join(', ')}]::VARCHAR[] AS x_source_files, TIMESTAMPTZ ${quoteLiteral(context.lineage.ingestedAt.toISOString())} AS x_loaded_at`,
       ...referenceViews(context.dataset, join(context.configsDir, 'cloud', 'opendata')),
+      ...(await macroStatements(SHARED_MACROS, context)),
       ...(config.macros ? await macroStatements(config.macros, context) : []),
     ];
     await warehouse.ensureDataset(context.dataset);
@@ -140,6 +141,9 @@ export const billingExport = defineProcessor({
     return { rowsWritten: 0, tables: [views.native, views.focus, views.load].map((v) => `${context.dataset}.${v}`), details: { provider, shape, files, rows } };
   },
 });
+
+/** Macros every cloud conversion uses (unit prices, the FOCUS 1.3 ties of native FOCUS rows). */
+const SHARED_MACROS = 'cloud/sp_cloud_0_macros_focus';
 
 async function macroStatements(procedure: string, context: ProcessorContext): Promise<string[]> {
   const file = join(context.configsDir, 'system', 'procedures', `${procedure}.${context.warehouse.dialect}.sql`);

@@ -2,14 +2,6 @@
 -- (config `macros`) with the staged views, so the conversion, its reconciliation and the load
 -- report read the export the same way.
 
--- The export's unit price when it agrees with cost / quantity (within the tolerance of the FOCUS
--- check), else cost / quantity: ListCost = ListUnitPrice x PricingQuantity must hold even where
--- an export's rate columns disagree with its costs.
-CREATE OR REPLACE MACRO {org_dataset}.aws_unit_price(cost, quantity, rate) AS
-  CASE WHEN quantity = 0 OR quantity IS NULL THEN abs(coalesce(rate, 0))
-       WHEN rate IS NOT NULL AND rate >= 0 AND abs(rate * quantity - CAST(cost AS DOUBLE)) <= greatest(0.000001, 0.0001 * abs(CAST(cost AS DOUBLE))) THEN rate
-       ELSE CAST(cost AS DOUBLE) / quantity END;
-
 -- ARN or bare id -> resource type: `arn:aws:ec2:...:instance/i-1` -> instance, `i-1` -> instance.
 -- `resource` is the ARN's sixth part (`instance/i-1`), computed once per row by the caller;
 -- string functions, not regular expressions, as this runs on every row.

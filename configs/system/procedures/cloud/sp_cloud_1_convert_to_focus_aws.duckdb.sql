@@ -19,6 +19,39 @@ SELECT error('the staged AWS export was replaced by run ' || x_load_run_id || ' 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
+-- A native AWS FOCUS export (FOCUS 1.0 or 1.2 with AWS columns): kept, with the 1.3 columns it lacks.
+-- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
+-- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
+CREATE OR REPLACE TEMP VIEW native_focus_rows AS
+SELECT
+  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
+  AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Payer Account') AS BillingAccountType,
+  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
+  coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
+  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
+  CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
+  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
+  coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'AWS') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'AWS') AS InvoiceIssuerName,
+  coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice, PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
+  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+  coalesce(ProviderName, 'AWS') AS ProviderName, coalesce(PublisherName, 'AWS') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
+  ResourceId, ResourceName, ResourceType,
+  coalesce(ServiceCategory, c1.service_category, c2.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'AWS') AS ServiceProviderName,
+  -- A subcategory the export lacks: the lookup's when it agrees with the export's category.
+  coalesce(ServiceSubcategory, CASE WHEN coalesce(c1.service_category, c2.service_category) = coalesce(ServiceCategory, c1.service_category, c2.service_category) THEN coalesce(c1.service_subcategory, c2.service_subcategory) END,
+           'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
+  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
+  SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
+  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Linked Account') END AS SubAccountType,
+  CAST(Tags AS JSON) AS Tags,
+  'aws' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
+  ServiceCategory IS NULL AND c1.service_category IS NULL AND c2.service_category IS NULL AS x_UnmappedService
+FROM {org_dataset}."aws_billing_export_focus__{credential_id}" f
+LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c1 ON c1.match = 'product_code' AND c1.key = lower(f.x_ServiceCode)
+LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c2 ON c2.match = 'service_name' AND c2.key = lower(f.ServiceName);
+
 WITH
 -- AWS FOCUS (and the spec's worked examples) show Savings-Plan-covered usage at BilledCost 0:
 -- a SavingsPlanNegation row offsets each covered row. Where the negations of an (account,
@@ -132,8 +165,8 @@ r AS (
   SELECT
     *,
     CASE WHEN has_price THEN quantity END AS pq,
-    CASE WHEN has_price THEN {org_dataset}.aws_unit_price(list_cost, quantity, CASE WHEN unused_row OR (cd_kind = 'sp' AND category = 'Purchase') THEN NULL ELSE pricing_public_on_demand_rate END) END AS list_price,
-    CASE WHEN has_price THEN {org_dataset}.aws_unit_price(contracted_cost, quantity,
+    CASE WHEN has_price THEN {org_dataset}.focus_unit_price(list_cost, quantity, CASE WHEN unused_row OR (cd_kind = 'sp' AND category = 'Purchase') THEN NULL ELSE pricing_public_on_demand_rate END) END AS list_price,
+    CASE WHEN has_price THEN {org_dataset}.focus_unit_price(contracted_cost, quantity,
                                         CASE WHEN unused_row OR (cd_kind = 'sp' AND category = 'Purchase') THEN NULL
                                              WHEN t IN ('DiscountedUsage', 'SavingsPlanNegation') THEN pricing_public_on_demand_rate
                                              ELSE coalesce(line_item_net_unblended_rate, line_item_unblended_rate) END) END AS contracted_price,
@@ -247,51 +280,6 @@ LEFT JOIN categories c2 ON c2.match = 'service_name' AND c2.key = lower(r.servic
 
 UNION ALL BY NAME
 
--- A native AWS FOCUS export (FOCUS 1.0 or 1.2 with AWS columns): kept, with the 1.3 columns it lacks.
-SELECT * REPLACE (
-  -- FOCUS 1.3 ties the price columns to SkuPriceId and ConsumedQuantity to usage (1.0 and 1.2
-  -- exports fill them on credits and tax): kept only where 1.3 allows them.
-  CASE WHEN SkuPriceId IS NOT NULL THEN PricingQuantity END AS PricingQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND PricingQuantity IS NOT NULL THEN PricingUnit END AS PricingUnit,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ListUnitPrice END AS ListUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ContractedUnitPrice END AS ContractedUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory <> 'Tax' THEN PricingCategory END AS PricingCategory,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL THEN CommitmentDiscountQuantity END AS CommitmentDiscountQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL AND CommitmentDiscountQuantity IS NOT NULL THEN CommitmentDiscountUnit END AS CommitmentDiscountUnit,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' THEN ConsumedQuantity END AS ConsumedQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' AND ConsumedQuantity IS NOT NULL THEN ConsumedUnit END AS ConsumedUnit,
-  CASE WHEN CommitmentDiscountId IS NOT NULL THEN CommitmentDiscountStatus END AS CommitmentDiscountStatus,
-  CASE WHEN RegionId IS NOT NULL THEN RegionName END AS RegionName,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceType END AS ResourceType,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceName END AS ResourceName
-) FROM (
-  SELECT
-    AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-    AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Payer Account') AS BillingAccountType,
-    BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-    coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
-    CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
-    CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
-    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.aws_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-    coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'AWS') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'AWS') AS InvoiceIssuerName,
-    coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.aws_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice, PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-    coalesce(ProviderName, 'AWS') AS ProviderName, coalesce(PublisherName, 'AWS') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
-    ResourceId, ResourceName, ResourceType,
-    coalesce(ServiceCategory, c1.service_category, c2.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'AWS') AS ServiceProviderName,
-    -- A subcategory the export lacks: the lookup's when it agrees with the export's category.
-    coalesce(ServiceSubcategory, CASE WHEN coalesce(c1.service_category, c2.service_category) = coalesce(ServiceCategory, c1.service_category, c2.service_category) THEN coalesce(c1.service_subcategory, c2.service_subcategory) END,
-             'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
-    SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-    SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-    CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Linked Account') END AS SubAccountType,
-    CAST(Tags AS JSON) AS Tags,
-    'aws' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-    ServiceCategory IS NULL AND c1.service_category IS NULL AND c2.service_category IS NULL AS x_UnmappedService
-  FROM {org_dataset}."aws_billing_export_focus__{credential_id}" f
-  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c1 ON c1.match = 'product_code' AND c1.key = lower(f.x_ServiceCode)
-  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c2 ON c2.match = 'service_name' AND c2.key = lower(f.ServiceName)
-  WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
-)
+-- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
+SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY

@@ -20,6 +20,50 @@ SELECT error('the staged Azure export was replaced by run ' || x_load_run_id || 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
+-- A native Azure FOCUS export, with the repairs of the FinOps hubs transform: ids lowercased
+-- (case differs between datasets), savings plan purchases at EffectiveCost 0 (toolkit #1092),
+-- zero ContractedCost / ListCost on reservation and Marketplace rows replaced (#873, #874),
+-- "Unassigned" and "-2" ids read as null.
+-- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
+-- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
+CREATE OR REPLACE TEMP VIEW native_focus_rows AS
+SELECT
+  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
+  AvailabilityZone, BilledCost, lower(BillingAccountId) AS BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName,
+  coalesce(BillingAccountType, 'Billing Account') AS BillingAccountType,
+  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
+  coalesce(ChargeCategory, ChargeType) AS ChargeCategory,
+  CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass, ChargeDescription, ChargeFrequency,
+  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 DAY END AS ChargePeriodEnd, ChargePeriodStart,
+  CommitmentDiscountCategory, lower(nullif(nullif(CommitmentDiscountId, 'Unassigned'), '-2')) AS CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
+  coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
+  CommitmentDiscountType, CommitmentDiscountUnit,
+  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied,
+  CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END AS ContractedCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END, PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
+  CASE WHEN ChargeCategory = 'Purchase' AND CommitmentDiscountId IS NOT NULL THEN 0 ELSE coalesce(EffectiveCost, BilledCost) END AS EffectiveCost,
+  coalesce(HostProviderName, 'Microsoft') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Microsoft') AS InvoiceIssuerName,
+  CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END AS ListCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
+       THEN {org_dataset}.focus_unit_price(CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END,
+                                           PricingQuantity, CASE WHEN coalesce(ListUnitPrice, 0) = 0 THEN NULL ELSE CAST(ListUnitPrice AS DOUBLE) END) END AS ListUnitPrice,
+  CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
+  coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
+  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+  coalesce(ProviderName, 'Microsoft') AS ProviderName, coalesce(PublisherName, 'Microsoft') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
+  nullif(nullif(ResourceId, 'Unassigned'), '-2') AS ResourceId, ResourceName, ResourceType,
+  coalesce(nullif(ServiceCategory, ''), s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Microsoft') AS ServiceProviderName,
+  coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(nullif(ServiceCategory, ''), s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(nullif(ServiceCategory, ''), 'Other') || ')') AS ServiceSubcategory,
+  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
+  nullif(nullif(SubAccountId, 'Unassigned'), '-2') AS SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
+  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Subscription') END AS SubAccountType,
+  CAST(Tags AS JSON) AS Tags,
+  'azure' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
+  nullif(ServiceCategory, '') IS NULL AND s.service_category IS NULL AS x_UnmappedService
+FROM {org_dataset}."azure_cost_details_focus__{credential_id}" f
+LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'azure' AND match = 'resource_type') s
+  ON s.key = '|' || lower(f.x_ResourceType);
+
 WITH
 staged AS (
   SELECT *, EXISTS (SELECT 1 FROM {org_dataset}."azure_cost_details__{credential_id}" WHERE x_source_dataset = 'amortized') AS has_amortized
@@ -73,8 +117,8 @@ r AS (
   SELECT
     c.*,
     CASE WHEN has_price THEN coalesce(unit_quantity, CASE WHEN category = 'Purchase' THEN 1 ELSE 0 END) END AS pq,
-    CASE WHEN has_price THEN {org_dataset}.azure_unit_price(list_cost, unit_quantity, pay_g_price * coalesce(exchange_rate_pricing_to_billing, 1) / block_size) END AS list_price,
-    CASE WHEN has_price THEN {org_dataset}.azure_unit_price(contracted_cost, unit_quantity, unit_price / block_size) END AS contracted_price,
+    CASE WHEN has_price THEN {org_dataset}.focus_unit_price(list_cost, unit_quantity, pay_g_price * coalesce(exchange_rate_pricing_to_billing, 1) / block_size) END AS list_price,
+    CASE WHEN has_price THEN {org_dataset}.focus_unit_price(contracted_cost, unit_quantity, unit_price / block_size) END AS contracted_price,
     CASE WHEN has_price THEN coalesce(product_id, part_number, meter_id, lower(coalesce(consumed_service, 'azure')) || ':' || coalesce(meter_name, product_name, ct)) END AS sku_id,
     coalesce(s1.service_name, s2.service_name, meter_category, consumed_service, 'Azure') AS service_name,
     coalesce(s1.service_category, s2.service_category) AS service_category,
@@ -179,62 +223,6 @@ LEFT JOIN {org_dataset}.cloud_azure_resource_types t ON t.resource_type = r.arm_
 
 UNION ALL BY NAME
 
--- A native Azure FOCUS export, with the repairs of the FinOps hubs transform: ids lowercased
--- (case differs between datasets), savings plan purchases at EffectiveCost 0 (toolkit #1092),
--- zero ContractedCost / ListCost on reservation and Marketplace rows replaced (#873, #874),
--- "Unassigned" and "-2" ids read as null.
-SELECT * REPLACE (
-  -- FOCUS 1.3 ties the price columns to SkuPriceId and ConsumedQuantity to usage (1.0 and 1.2
-  -- exports fill them on credits and tax): kept only where 1.3 allows them.
-  CASE WHEN SkuPriceId IS NOT NULL THEN PricingQuantity END AS PricingQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND PricingQuantity IS NOT NULL THEN PricingUnit END AS PricingUnit,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ListUnitPrice END AS ListUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ContractedUnitPrice END AS ContractedUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory <> 'Tax' THEN PricingCategory END AS PricingCategory,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL THEN CommitmentDiscountQuantity END AS CommitmentDiscountQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL AND CommitmentDiscountQuantity IS NOT NULL THEN CommitmentDiscountUnit END AS CommitmentDiscountUnit,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' THEN ConsumedQuantity END AS ConsumedQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' AND ConsumedQuantity IS NOT NULL THEN ConsumedUnit END AS ConsumedUnit,
-  CASE WHEN CommitmentDiscountId IS NOT NULL THEN CommitmentDiscountStatus END AS CommitmentDiscountStatus,
-  CASE WHEN RegionId IS NOT NULL THEN RegionName END AS RegionName,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceType END AS ResourceType,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceName END AS ResourceName
-) FROM (
-  SELECT
-    AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-    AvailabilityZone, BilledCost, lower(BillingAccountId) AS BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName,
-    coalesce(BillingAccountType, 'Billing Account') AS BillingAccountType,
-    BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-    coalesce(ChargeCategory, ChargeType) AS ChargeCategory,
-    CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass, ChargeDescription, ChargeFrequency,
-    CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 DAY END AS ChargePeriodEnd, ChargePeriodStart,
-    CommitmentDiscountCategory, lower(nullif(nullif(CommitmentDiscountId, 'Unassigned'), '-2')) AS CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
-    coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
-    CommitmentDiscountType, CommitmentDiscountUnit,
-    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied,
-    CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END AS ContractedCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.azure_unit_price(CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END, PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-    CASE WHEN ChargeCategory = 'Purchase' AND CommitmentDiscountId IS NOT NULL THEN 0 ELSE coalesce(EffectiveCost, BilledCost) END AS EffectiveCost,
-    coalesce(HostProviderName, 'Microsoft') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Microsoft') AS InvoiceIssuerName,
-    CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END AS ListCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
-         THEN {org_dataset}.azure_unit_price(CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END,
-                                             PricingQuantity, CASE WHEN coalesce(ListUnitPrice, 0) = 0 THEN NULL ELSE CAST(ListUnitPrice AS DOUBLE) END) END AS ListUnitPrice,
-    CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
-    coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-    coalesce(ProviderName, 'Microsoft') AS ProviderName, coalesce(PublisherName, 'Microsoft') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
-    nullif(nullif(ResourceId, 'Unassigned'), '-2') AS ResourceId, ResourceName, ResourceType,
-    coalesce(nullif(ServiceCategory, ''), s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Microsoft') AS ServiceProviderName,
-    coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(nullif(ServiceCategory, ''), s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(nullif(ServiceCategory, ''), 'Other') || ')') AS ServiceSubcategory,
-    SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-    nullif(nullif(SubAccountId, 'Unassigned'), '-2') AS SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-    CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Subscription') END AS SubAccountType,
-    CAST(Tags AS JSON) AS Tags,
-    'azure' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-    nullif(ServiceCategory, '') IS NULL AND s.service_category IS NULL AS x_UnmappedService
-  FROM {org_dataset}."azure_cost_details_focus__{credential_id}" f
-  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'azure' AND match = 'resource_type') s
-    ON s.key = '|' || lower(f.x_ResourceType)
-  WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
-)
+-- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
+SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY

@@ -20,6 +20,43 @@ SELECT error('the staged OCI report was replaced by run ' || x_load_run_id || ' 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
+-- A native OCI FOCUS report: kept, with 1.0-preview names read as their successors and the
+-- values FOCUS spells differently (`Usage-based`, an empty PricingCategory).
+-- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
+-- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
+CREATE OR REPLACE TEMP VIEW native_focus_rows AS
+SELECT
+  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
+  AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Subscription') AS BillingAccountType,
+  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
+  coalesce(ChargeCategory, ChargeType) AS ChargeCategory, CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass,
+  ChargeDescription,
+  CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
+  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
+  CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
+  coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
+  CommitmentDiscountType, CommitmentDiscountUnit,
+  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
+  coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'Oracle') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Oracle') AS InvoiceIssuerName,
+  coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
+  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
+  CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
+  coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
+  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+  coalesce(ProviderName, 'Oracle') AS ProviderName, coalesce(PublisherName, 'Oracle') AS PublisherName, coalesce(RegionId, RegionName) AS RegionId, coalesce(RegionName, RegionId) AS RegionName,
+  ResourceId, ResourceName, ResourceType,
+  coalesce(ServiceCategory, s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Oracle') AS ServiceProviderName,
+  coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(ServiceCategory, s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
+  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
+  SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
+  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Tenancy') END AS SubAccountType,
+  CAST(Tags AS JSON) AS Tags,
+  'oci' AS x_SourceSystem, oci_ReferenceNumber AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
+  ServiceCategory IS NULL AND s.service_category IS NULL AS x_UnmappedService
+FROM {org_dataset}."oci_cost_report_focus__{credential_id}" f
+LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'oci' AND match = 'service_code') s ON s.key = lower(f.ServiceName);
+
 WITH
 li AS (
   SELECT
@@ -39,7 +76,7 @@ r AS (
     *,
     NOT correction AND billed >= 0 AS has_price,
     {org_dataset}.oci_unit(CASE WHEN usage_report THEN usage_consumed_quantity_units ELSE cost_sku_unit_description END) AS unit,
-    {org_dataset}.oci_unit_price(billed, quantity, CASE WHEN usage_report THEN 0 ELSE cost_unit_price END) AS price
+    {org_dataset}.focus_unit_price(billed, quantity, CASE WHEN usage_report THEN 0 ELSE cost_unit_price END) AS price
   FROM li
 )
 SELECT
@@ -122,55 +159,6 @@ LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider =
 
 UNION ALL BY NAME
 
--- A native OCI FOCUS report: kept, with 1.0-preview names read as their successors and the
--- values FOCUS spells differently (`Usage-based`, an empty PricingCategory).
-SELECT * REPLACE (
-  -- FOCUS 1.3 ties the price columns to SkuPriceId and ConsumedQuantity to usage (1.0 and 1.2
-  -- exports fill them on credits and tax): kept only where 1.3 allows them.
-  CASE WHEN SkuPriceId IS NOT NULL THEN PricingQuantity END AS PricingQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND PricingQuantity IS NOT NULL THEN PricingUnit END AS PricingUnit,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ListUnitPrice END AS ListUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL THEN ContractedUnitPrice END AS ContractedUnitPrice,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory <> 'Tax' THEN PricingCategory END AS PricingCategory,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL THEN CommitmentDiscountQuantity END AS CommitmentDiscountQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL AND CommitmentDiscountQuantity IS NOT NULL THEN CommitmentDiscountUnit END AS CommitmentDiscountUnit,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' THEN ConsumedQuantity END AS ConsumedQuantity,
-  CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory = 'Usage' AND CommitmentDiscountStatus IS DISTINCT FROM 'Unused' AND ConsumedQuantity IS NOT NULL THEN ConsumedUnit END AS ConsumedUnit,
-  CASE WHEN CommitmentDiscountId IS NOT NULL THEN CommitmentDiscountStatus END AS CommitmentDiscountStatus,
-  CASE WHEN RegionId IS NOT NULL THEN RegionName END AS RegionName,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceType END AS ResourceType,
-  CASE WHEN ResourceId IS NOT NULL THEN ResourceName END AS ResourceName
-) FROM (
-  SELECT
-    AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-    AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Subscription') AS BillingAccountType,
-    BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-    coalesce(ChargeCategory, ChargeType) AS ChargeCategory, CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass,
-    ChargeDescription,
-    CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
-    CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
-    CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
-    coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
-    CommitmentDiscountType, CommitmentDiscountUnit,
-    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.oci_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-    coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'Oracle') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Oracle') AS InvoiceIssuerName,
-    coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
-    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.oci_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
-    CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
-    coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-    coalesce(ProviderName, 'Oracle') AS ProviderName, coalesce(PublisherName, 'Oracle') AS PublisherName, coalesce(RegionId, RegionName) AS RegionId, coalesce(RegionName, RegionId) AS RegionName,
-    ResourceId, ResourceName, ResourceType,
-    coalesce(ServiceCategory, s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Oracle') AS ServiceProviderName,
-    coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(ServiceCategory, s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
-    SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-    SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-    CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Tenancy') END AS SubAccountType,
-    CAST(Tags AS JSON) AS Tags,
-    'oci' AS x_SourceSystem, oci_ReferenceNumber AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-    ServiceCategory IS NULL AND s.service_category IS NULL AS x_UnmappedService
-  FROM {org_dataset}."oci_cost_report_focus__{credential_id}" f
-  LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'oci' AND match = 'service_code') s ON s.key = lower(f.ServiceName)
-  WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
-)
+-- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
+SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
