@@ -1,7 +1,7 @@
 -- sp_genai_3_convert_to_focus: FOCUS 1.3 Cost and Usage rows (cost_data_standard_1_3) from this
 -- pipeline's genai_payg_cost_daily for the run's days: one row per day x provider x project or
 -- workspace x model x token type (x service tier x context window, which change the price).
--- Every FOCUS column in specification order; the ones a GenAI API charge does not have are NULL.
+-- Columns are bound by name (INSERT BY NAME): the FOCUS columns a GenAI charge lacks are absent, hence NULL.
 -- Where each number comes from: docs/genai-costs.md, "The FOCUS mapping".
 WITH
 costs AS (
@@ -25,65 +25,36 @@ costs AS (
      AND c.focus_eligible
 )
 SELECT
-    CAST(NULL AS VARCHAR) AS AllocatedMethodId,
-    CAST(NULL AS JSON) AS AllocatedMethodDetails,
-    CAST(NULL AS VARCHAR) AS AllocatedResourceId,
-    CAST(NULL AS VARCHAR) AS AllocatedResourceName,
-    CAST(NULL AS JSON) AS AllocatedTags,
-    CAST(NULL AS VARCHAR) AS AvailabilityZone,
     -- The provider's amount on a day its cost report covers, else usage x contracted price.
     billed_cost AS BilledCost,
     billing_account_id AS BillingAccountId,
     billing_account_name AS BillingAccountName,
-    CAST(NULL AS VARCHAR) AS BillingAccountType,
     billing_currency AS BillingCurrency,
     -- The providers invoice pay-as-you-go usage per calendar month.
     timezone('UTC', CAST(date_trunc('month', usage_date) + INTERVAL 1 MONTH AS TIMESTAMP)) AS BillingPeriodEnd,
     timezone('UTC', CAST(date_trunc('month', usage_date) AS TIMESTAMP)) AS BillingPeriodStart,
-    CAST(NULL AS VARCHAR) AS CapacityReservationId,
-    CAST(NULL AS VARCHAR) AS CapacityReservationStatus,
     'Usage' AS ChargeCategory,
-    CAST(NULL AS VARCHAR) AS ChargeClass,
     coalesce(model || ' ', '') || lower(meter)
       || CASE WHEN pricing_tier <> 'standard' THEN ', ' || pricing_tier || ' tier' ELSE '' END
       || CASE WHEN context_window IS NOT NULL THEN ', context ' || context_window ELSE '' END AS ChargeDescription,
     'Usage-Based' AS ChargeFrequency,
     timezone('UTC', CAST(usage_date + 1 AS TIMESTAMP)) AS ChargePeriodEnd,
     timezone('UTC', CAST(usage_date AS TIMESTAMP)) AS ChargePeriodStart,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountCategory,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountId,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountName,
-    CAST(NULL AS DECIMAL(38, 9)) AS CommitmentDiscountQuantity,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountStatus,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountType,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountUnit,
     -- Raw counts (tokens, requests, ...); the scale goes in PricingUnit (FOCUS PR #2605).
     consumed_quantity AS ConsumedQuantity,
     consumed_unit AS ConsumedUnit,
-    CAST(NULL AS JSON) AS ContractApplied,
     contracted_cost AS ContractedCost,
     contracted_unit_price AS ContractedUnitPrice,
     -- Pay-as-you-go: no commitments to amortise, so the effective cost is the billed cost.
     billed_cost AS EffectiveCost,
     provider_name AS HostProviderName,
-    CAST(NULL AS VARCHAR) AS InvoiceId,
     provider_name AS InvoiceIssuerName,
     list_cost AS ListCost,
     list_unit_price AS ListUnitPrice,
-    CAST(NULL AS VARCHAR) AS PricingCategory,
-    CAST(NULL AS VARCHAR) AS PricingCurrency,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
     pricing_quantity AS PricingQuantity,
     pricing_unit AS PricingUnit,
     provider_name AS ProviderName,
     provider_name AS PublisherName,
-    CAST(NULL AS VARCHAR) AS RegionId,
-    CAST(NULL AS VARCHAR) AS RegionName,
-    CAST(NULL AS VARCHAR) AS ResourceId,
-    CAST(NULL AS VARCHAR) AS ResourceName,
-    CAST(NULL AS VARCHAR) AS ResourceType,
     'AI and Machine Learning' AS ServiceCategory,
     service_name AS ServiceName,
     provider_name AS ServiceProviderName,
@@ -100,8 +71,6 @@ SELECT
     sku_id || ':' || pricing_tier || coalesce(':' || context_window, '') || coalesce('@' || CAST(price_effective_from AS VARCHAR), '') AS SkuPriceId,
     sub_account_id AS SubAccountId,
     CASE WHEN sub_account_id IS NOT NULL THEN coalesce(sub_account_name, sub_account_id) END AS SubAccountName,
-    CAST(NULL AS VARCHAR) AS SubAccountType,
-    CAST(NULL AS JSON) AS Tags,
     provider AS x_SourceSystem,
     CAST(usage_date AS VARCHAR) || '/' || provider || '/' || billing_account_id || '/' || coalesce(sub_account_id, '-') || '/' || coalesce(model, '-')
       || '/' || token_type || '/' || pricing_tier || coalesce('/' || context_window, '') AS x_SourceRecordId,

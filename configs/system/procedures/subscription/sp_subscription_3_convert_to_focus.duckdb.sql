@@ -1,32 +1,22 @@
 -- sp_subscription_3_convert_to_focus: FOCUS 1.3 Cost and Usage rows (cost_data_standard_1_3)
 -- from the daily subscription costs this pipeline wrote for the run range: one row per
--- subscription and day. Columns are bound by name; every FOCUS column is listed in
--- specification order, the ones that do not apply to a SaaS plan as NULL. The mapping and its
--- reasons are in docs/subscription-costs.md.
+-- subscription and day. Columns are bound by name (the warehouse's INSERT BY NAME): the FOCUS
+-- columns a SaaS plan does not fill are simply absent, hence NULL. The mapping and its reasons
+-- are in docs/subscription-costs.md.
 --
 -- BilledCost and EffectiveCost are the two views of one prepaid cycle: BilledCost is the
 -- charge on the day it is invoiced (the segment's first day) and 0 on the other days;
 -- EffectiveCost is the amortised share of every day. Over a whole cycle both sum to the charge.
 SELECT
-    CAST(NULL AS VARCHAR) AS AllocatedMethodId,
-    CAST(NULL AS JSON) AS AllocatedMethodDetails,
-    CAST(NULL AS VARCHAR) AS AllocatedResourceId,
-    CAST(NULL AS VARCHAR) AS AllocatedResourceName,
-    CAST(NULL AS JSON) AS AllocatedTags,
-    CAST(NULL AS VARCHAR) AS AvailabilityZone,
     billed_cost AS BilledCost,
     -- The org's account at the vendor; the org itself when the finance team did not record one.
     coalesce(billing_account_id, x_org_slug) AS BillingAccountId,
     billing_account_name AS BillingAccountName,
-    CAST(NULL AS VARCHAR) AS BillingAccountType,
     currency AS BillingCurrency,
     -- The billing period of a subscription is its billing cycle: what each invoice pays for.
     timezone('UTC', CAST(cycle_end + 1 AS TIMESTAMP)) AS BillingPeriodEnd,
     timezone('UTC', CAST(cycle_start AS TIMESTAMP)) AS BillingPeriodStart,
-    CAST(NULL AS VARCHAR) AS CapacityReservationId,
-    CAST(NULL AS VARCHAR) AS CapacityReservationStatus,
     'Purchase' AS ChargeCategory,
-    CAST(NULL AS VARCHAR) AS ChargeClass,
     product || ' ' || plan_name || ', '
       || CASE WHEN pricing_model = 'per_seat' THEN quantity || CASE WHEN quantity = 1 THEN ' seat' ELSE ' seats' END ELSE 'flat fee' END
       || ', ' || billing_cycle || ' cycle ' || cycle_start || ' to ' || cycle_end
@@ -35,61 +25,37 @@ SELECT
     'Recurring' AS ChargeFrequency,
     timezone('UTC', CAST(cost_date + 1 AS TIMESTAMP)) AS ChargePeriodEnd,
     timezone('UTC', CAST(cost_date AS TIMESTAMP)) AS ChargePeriodStart,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountCategory,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountId,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountName,
-    CAST(NULL AS DECIMAL(38, 9)) AS CommitmentDiscountQuantity,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountStatus,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountType,
-    CAST(NULL AS VARCHAR) AS CommitmentDiscountUnit,
-    CAST(NULL AS DECIMAL(38, 9)) AS ConsumedQuantity,
-    CAST(NULL AS VARCHAR) AS ConsumedUnit,
-    CAST(NULL AS JSON) AS ContractApplied,
     -- No commitment discounts: the contracted (negotiated) cost of the day is its effective cost.
     daily_cost AS ContractedCost,
     contracted_unit_price AS ContractedUnitPrice,
     daily_cost AS EffectiveCost,
     -- A SaaS product runs on its vendor's infrastructure; FOCUS names the vendor when the host is not exposed.
     vendor AS HostProviderName,
-    CAST(NULL AS VARCHAR) AS InvoiceId,
     coalesce(invoice_issuer, vendor) AS InvoiceIssuerName,
     list_cost AS ListCost,
     unit_price AS ListUnitPrice,
-    CAST(NULL AS VARCHAR) AS PricingCategory,
-    CAST(NULL AS VARCHAR) AS PricingCurrency,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-    CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
     -- The day's share of one cycle's units: 10 seats on a 31-day monthly cycle are 10/31 Seat-Months.
     pricing_quantity AS PricingQuantity,
     CASE WHEN pricing_model = 'per_seat' THEN 'Seat-' ELSE '' END
       || CASE billing_cycle WHEN 'monthly' THEN 'Months' WHEN 'quarterly' THEN 'Quarters' ELSE 'Years' END AS PricingUnit,
     vendor AS ProviderName,
     vendor AS PublisherName,
-    CAST(NULL AS VARCHAR) AS RegionId,
-    CAST(NULL AS VARCHAR) AS RegionName,
-    CAST(NULL AS VARCHAR) AS ResourceId,
-    CAST(NULL AS VARCHAR) AS ResourceName,
-    CAST(NULL AS VARCHAR) AS ResourceType,
     coalesce(service_category, 'Business Applications') AS ServiceCategory,
     product AS ServiceName,
     vendor AS ServiceProviderName,
     coalesce(service_subcategory, 'Other (' || coalesce(service_category, 'Business Applications') || ')') AS ServiceSubcategory,
     sku_id AS SkuId,
     CASE WHEN pricing_model = 'per_seat' THEN 'Seats' ELSE 'Subscription' END AS SkuMeter,
-    CAST(NULL AS JSON) AS SkuPriceDetails,
     -- One price point of the SKU: it changes whenever the list price, currency or cycle does.
     sku_id || '/' || billing_cycle || '/' || currency || '/' || rtrim(rtrim(CAST(unit_price AS VARCHAR), '0'), '.') AS SkuPriceId,
     -- The finance team's grouping is the sub account: SaaS vendors rarely have one of their own.
     coalesce(cost_center, team) AS SubAccountId,
     coalesce(team, cost_center) AS SubAccountName,
-    CAST(NULL AS VARCHAR) AS SubAccountType,
     -- The org's own attributes of the plan as user-defined tags; merging into an empty object drops the null ones.
     CAST(json_merge_patch('{}', json_object('cost_center', cost_center, 'team', team, 'owner', owner, 'contract_id', contract_id, 'subscription_id', subscription_id)) AS JSON) AS Tags,
     'subscription' AS x_SourceSystem,
     subscription_id || '/' || cost_date AS x_SourceRecordId,
     'subscription_plan' AS x_CostSource,
-    CAST(NULL AS VARCHAR) AS x_TokenType,
     service_category IS NULL AS x_UnmappedService
   FROM {org_dataset}.saas_subscription_costs_daily
  WHERE x_org_slug = $org_slug AND x_pipeline_id = $pipeline_id AND x_credential_id = $credential_id
