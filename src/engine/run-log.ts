@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { ExecutionStore, NewLogLine } from '../store/executions.ts';
-import type { Logger } from '../shared/logger.ts';
+import { REDACT, type Logger } from '../shared/logger.ts';
 
 const LEVELS: Record<number, NewLogLine['level']> = { 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'error' };
 const PINO_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'org_slug', 'run_id', 'step_id']);
@@ -33,7 +33,7 @@ export function createRunLog(options: { executions: ExecutionStore; orgSlug: str
     },
   });
   const logger: Logger = pino(
-    { level: 'debug', base: { org_slug: options.orgSlug, run_id: options.runId }, redact: { paths: ['*.api_key', '*.secret', '*.password', '*.token', 'api_key', 'secret', 'password', 'token'], censor: '[redacted]' } },
+    { level: 'debug', base: { org_slug: options.orgSlug, run_id: options.runId }, redact: REDACT },
     sink,
   );
   const flush = () => {

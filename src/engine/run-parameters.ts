@@ -1,8 +1,7 @@
 import type { PipelineConfig, ParameterSpec } from '../pipelines/config-schema.ts';
-import { addDays } from '../shared/clock.ts';
+import { addDays, isIsoDate } from '../shared/clock.ts';
 import { InputError } from '../shared/errors.ts';
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const RESERVED = new Set(['date', 'start_date', 'end_date', 'credential_id']);
 
 export interface ResolvedParameters {
@@ -76,10 +75,4 @@ function checkParameter(name: string, value: unknown, spec: ParameterSpec): stri
   }
   if (spec.enum && !spec.enum.includes(checked as string | number)) throw fail(`one of ${spec.enum.join(', ')}`);
   return checked;
-}
-
-function isIsoDate(value: unknown): value is string {
-  if (typeof value !== 'string' || !ISO_DATE.test(value)) return false;
-  const parsed = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(value);
 }

@@ -1,4 +1,6 @@
+import { isIsoDate } from '../shared/clock.ts';
 import { InputError, NotFoundError } from '../shared/errors.ts';
+import { isUuid } from '../shared/ids.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
 export const FOCUS_TABLE = 'cost_data_standard_1_3';
@@ -22,10 +24,10 @@ export async function exportOrgTable(warehouse: Warehouse, options: ExportOption
   if (options.format !== 'csv' && options.format !== 'parquet') throw new InputError('format must be csv or parquet', { field: 'format' });
   for (const field of ['from', 'to'] as const) {
     const value = options[field];
-    if (value !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)))) throw new InputError(`${field} must be a date as YYYY-MM-DD`, { field });
+    if (value !== undefined && !isIsoDate(value)) throw new InputError(`${field} must be a date as YYYY-MM-DD`, { field });
   }
   if (options.from && options.to && options.from > options.to) throw new InputError('from is after to', { field: 'from' });
-  if (options.runId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(options.runId)) throw new InputError('run_id must be a run id (UUID)', { field: 'run_id' });
+  if (options.runId !== undefined && !isUuid(options.runId)) throw new InputError('run_id must be a run id (UUID)', { field: 'run_id' });
   const dataset = `${options.orgSlug}_${options.env}`;
   if (!(await warehouse.hasTable(dataset, table))) throw new NotFoundError(`Table ${table} has no rows for ${options.orgSlug} yet`);
   const rows = await warehouse.exportRows({ dataset, table, orgSlug: options.orgSlug, from: options.from, to: options.to, runId: options.runId, format: options.format, path: options.path });

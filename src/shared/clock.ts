@@ -21,6 +21,13 @@ export const systemClock: Clock = {
     }),
 };
 
+/** Whether a value is a real calendar day written `YYYY-MM-DD` (2026-02-30 is not). */
+export function isIsoDate(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(value);
+}
+
 /** `YYYY-MM-DD` of a Date in UTC. */
 export function isoDate(date: Date): string {
   return date.toISOString().slice(0, 10);

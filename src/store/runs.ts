@@ -1,3 +1,4 @@
+import { isUuid } from '../shared/ids.ts';
 import type { QualityResult } from '../shared/quality.ts';
 import type { Db, Queryable } from './db.ts';
 
@@ -143,7 +144,3 @@ export function runStore(db: Db) {
 }
 
 export type RunStore = ReturnType<typeof runStore>;
-
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}

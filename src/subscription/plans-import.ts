@@ -7,6 +7,7 @@
  */
 import { parse } from 'csv-parse/sync';
 import { loadCurrencyCodes, loadFocusRuleSet } from '../focus/focus-rules.ts';
+import { isIsoDate } from '../shared/clock.ts';
 import { InputError } from '../shared/errors.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
@@ -269,12 +270,6 @@ function checkAcrossRows(rows: CheckedRow[], problems: Problem[]): void {
 
 function range(row: PlanRow): string {
   return `${row.start_date}..${row.end_date ?? '(open)'}`;
-}
-
-function isIsoDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
-  const parsed = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(value);
 }
 
 /** The allowed values come from the FOCUS data the conformance checker uses, so the two agree. */

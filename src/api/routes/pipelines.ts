@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
+import { isUuid } from '../../shared/ids.ts';
 import type { Run, RunStatus } from '../../store/runs.ts';
 import { orgAuth } from '../auth.ts';
 import { OrgParams, OrgRunParams, RouteParams, RunAccepted, RunBody, RunIdParams, RunList, RunsQuery, Run as RunSchema, withErrors } from '../schemas.ts';
@@ -69,6 +70,6 @@ async function listRuns(app: App, orgSlug: string, query: Static<typeof RunsQuer
 function decodeCursor(cursor: string): { created_at: Date; run_id: string } {
   const [at, runId] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const created = new Date(at ?? '');
-  if (!runId || Number.isNaN(created.getTime()) || !/^[0-9a-f-]{36}$/.test(runId)) throw new InputError('cursor is not one this API returned', { field: 'cursor' });
+  if (!runId || Number.isNaN(created.getTime()) || !isUuid(runId)) throw new InputError('cursor is not one this API returned', { field: 'cursor' });
   return { created_at: created, run_id: runId };
 }
