@@ -31,6 +31,11 @@ export interface CheckFocusTableOptions {
   table: string;
   /** Row filter, e.g. the rows one run wrote; trusted SQL. */
   where?: string;
+  /**
+   * Disjoint filters that together cover the rows (VerifyContext.parts): the row rules then scan
+   * each part in its own UNION ALL branch, so every warehouse thread takes one.
+   */
+  parts?: readonly string[];
   /** Our provider key; selects the applicability criteria declared in the rule file. */
   provider?: string;
   ruleSet?: FocusRuleSet;
@@ -83,8 +88,14 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
 
   const rowRules = pending.filter((p) => p.compiled.kind === 'row');
   const predicate = (p: Pending) => `(${p.filter}) AND (${(p.compiled as { violation: string }).violation})`;
+  const aggregates = `count(*) AS n${rowRules.map((p, i) => `, count(*) FILTER (WHERE ${predicate(p)}) AS f${i}`).join('')}`;
+  const parts = opts.parts ?? [];
   const counts = await sql.all(
-    `SELECT count(*) AS n${rowRules.map((p, i) => `, count(*) FILTER (WHERE ${predicate(p)}) AS f${i}`).join('')} FROM ${source}`,
+    parts.length > 1
+      ? `SELECT sum(n) AS n${rowRules.map((_, i) => `, sum(f${i}) AS f${i}`).join('')} FROM (` +
+          parts.map((part) => `SELECT ${aggregates} FROM ${opts.table} WHERE ${opts.where ? `(${opts.where}) AND ` : ''}(${part})`).join(' UNION ALL ') +
+          ')'
+      : `SELECT ${aggregates} FROM ${source}`,
   );
   const totalRows = Number(counts[0]?.n ?? 0);
   for (const i of schemaFailures) (results[i] as RuleResult).failing_rows = totalRows;

@@ -18,7 +18,7 @@ export interface ConversionChecks {
  */
 export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void) {
   return async (context: VerifyContext): Promise<void> => {
-    const rules = await checkFocusTable(context, { table: context.table, where: context.rows, provider: checks.provider });
+    const rules = await checkFocusTable(context, { table: context.table, where: context.rows, parts: context.parts, provider: checks.provider });
     record(rules.map(toQuality));
     const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile.source, params) : [];
     record(reconciliation);

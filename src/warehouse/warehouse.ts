@@ -39,6 +39,13 @@ export interface VerifyContext {
   table: string;
   /** SQL filter of the rows this write inserted. */
   rows: string;
+  /**
+   * Disjoint filters (rowid ranges) that together cover `rows`, one per warehouse thread. DuckDB
+   * sizes a scan by the table's committed rows, so it scans an open transaction's rows in an
+   * empty table with one thread; a check that scans each part in its own UNION ALL branch uses
+   * them all (measured: the FOCUS check of 900k new rows, 2.0 s as one scan, 1.1 s as two parts).
+   */
+  parts: string[];
   /** Positional parameters (`?`, `$1`). */
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Named parameters (`$name`), bound like every other statement. */
