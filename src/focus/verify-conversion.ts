@@ -6,21 +6,27 @@ import { checkFocusTable, type RuleResult } from './check-focus-table.ts';
 export interface ConversionChecks {
   /** Provider profile of configs/focus/rules-1.3.overrides.yml: which conditional rules apply. */
   provider: string;
-  /** A SELECT of one row, `billed_cost` and `effective_cost`, totalling the source rows of the same partition. */
-  reconcile?: { source: string } | undefined;
+  reconcile?: Reconciliation | undefined;
+}
+
+export interface Reconciliation {
+  /** A SELECT of the source rows of the partition (or their subtotals): `billed_cost`, `effective_cost`, and `billing_period_start` when per_billing_period. */
+  source: string;
+  /** BilledCost is reconciled per BillingPeriodStart as well as in total. */
+  per_billing_period?: boolean | undefined;
 }
 
 /**
  * The checks every conversion to FOCUS runs on the rows it just wrote, inside the write's
  * transaction: the conformance rules, then the reconciliation of BilledCost and EffectiveCost
- * with the source, exact in DECIMAL. Every result is recorded; a failing MUST rule or a
+ * with the source, exact in DECIMAL, in total and (BilledCost) per billing period. Every result is recorded; a failing MUST rule or a
  * mismatch throws, which rolls the write back and fails the step.
  */
 export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void) {
   return async (context: VerifyContext): Promise<void> => {
     const rules = await checkFocusTable(context, { table: context.table, where: context.rows, parts: context.parts, provider: checks.provider });
     record(rules.map(toQuality));
-    const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile.source, params) : [];
+    const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile, params) : [];
     record(reconciliation);
 
     const failed = rules.find((rule) => rule.level === 'MUST' && rule.status === 'fail');
@@ -45,24 +51,45 @@ function toQuality(rule: RuleResult): QualityResult {
   };
 }
 
-/** Totals compared as DECIMAL(38, 9) text, so equality is exact, never a float tolerance. */
-async function reconcile(context: VerifyContext, source: string, params: SqlParams): Promise<QualityResult[]> {
-  const total = (column: string) => `CAST(coalesce(sum(${column}), 0) AS DECIMAL(38, 9))::VARCHAR`;
-  const [focus] = await context.all(`SELECT ${total('BilledCost')} AS billed_cost, ${total('EffectiveCost')} AS effective_cost FROM ${context.table} WHERE ${context.rows}`);
-  const [native] = await context.query(`SELECT ${total('billed_cost')} AS billed_cost, ${total('effective_cost')} AS effective_cost FROM (${source}) AS source`, params);
-  return (['billed_cost', 'effective_cost'] as const).map((column) => {
+/**
+ * Totals compared as DECIMAL(38, 9) text, so equality is exact, never a float tolerance. One
+ * GROUP BY ROLLUP per side gives the grand totals and, when asked, those of each billing period.
+ */
+async function reconcile(context: VerifyContext, reconciliation: Reconciliation, params: SqlParams): Promise<QualityResult[]> {
+  const totals = (period: string, billed: string, effective: string) => {
+    const key = reconciliation.per_billing_period ? `CAST(CAST(${period} AS TIMESTAMPTZ) AS VARCHAR)` : 'NULL';
+    const total = (column: string) => `CAST(coalesce(sum(${column}), 0) AS DECIMAL(38, 9))::VARCHAR`;
+    return `SELECT ${key} AS period, grouping(period) = 1 AS grand, ${total(billed)} AS billed_cost, ${total(effective)} AS effective_cost`;
+  };
+  const rollup = 'GROUP BY ROLLUP (period)';
+  const focus = await context.all(`${totals('BillingPeriodStart', 'BilledCost', 'EffectiveCost')} FROM ${context.table} WHERE ${context.rows} ${rollup}`);
+  const native = await context.query(`${totals('billing_period_start', 'billed_cost', 'effective_cost')} FROM (${reconciliation.source}) AS source ${rollup}`, params);
+  const grand = (rows: Record<string, unknown>[]) => rows.find((row) => row.grand === true) ?? {};
+  const results = (['billed_cost', 'effective_cost'] as const).map((column) => {
     const name = column === 'billed_cost' ? 'BilledCost' : 'EffectiveCost';
-    const ours = String(focus?.[column]);
-    const theirs = String(native?.[column]);
+    const ours = String(grand(focus)[column]);
+    const theirs = String(grand(native)[column]);
     const equal = ours === theirs;
-    return {
-      check_kind: 'reconciliation',
-      rule_id: `RECONCILE-${name}`,
-      level: 'MUST',
-      status: equal ? 'pass' : 'fail',
-      description: equal ? `${name} total ${ours} equals the source total` : `${name} total ${ours} in the FOCUS rows differs from the source total ${theirs}`,
-      failing_rows: 0,
-      details: { focus_total: ours, source_total: theirs },
-    };
+    return result(`RECONCILE-${name}`, equal, equal ? `${name} total ${ours} equals the source total` : `${name} total ${ours} in the FOCUS rows differs from the source total ${theirs}`, {
+      focus_total: ours,
+      source_total: theirs,
+    });
   });
+  if (!reconciliation.per_billing_period) return results;
+  const byPeriod = (rows: Record<string, unknown>[]) => new Map(rows.filter((row) => row.grand !== true).map((row) => [String(row.period), String(row.billed_cost)]));
+  const [ours, theirs] = [byPeriod(focus), byPeriod(native)];
+  for (const period of [...new Set([...ours.keys(), ...theirs.keys()])].sort()) {
+    const a = ours.get(period) ?? '0.000000000';
+    const b = theirs.get(period) ?? '0.000000000';
+    const equal = a === b;
+    const description = equal
+      ? `billing period ${period}: BilledCost ${a} equals the source total`
+      : `billing period ${period}: BilledCost ${a} in the FOCUS rows differs from the source total ${b}`;
+    results.push(result(`RECONCILE-BilledCost-${period.slice(0, 10)}`, equal, description, { billing_period_start: period, focus_total: a, source_total: b }));
+  }
+  return results;
+}
+
+function result(ruleId: string, pass: boolean, description: string, details: Record<string, unknown>): QualityResult {
+  return { check_kind: 'reconciliation', rule_id: ruleId, level: 'MUST', status: pass ? 'pass' : 'fail', description, failing_rows: 0, details };
 }

@@ -84,31 +84,36 @@ describe('reconciliation per billing period', () => {
   let dir: string;
   before(async () => {
     dir = await scratchDir('periods');
-    // The AWS pipeline with an export total per period that is one cent off.
+    // The AWS pipeline whose export totals put every row a month later: the grand totals still
+    // agree, each period's do not.
     const configs = join(dir, 'configs');
     await mkdir(join(configs, 'cloud', 'aws', 'cost'), { recursive: true });
     for (const shared of ['schemas', 'focus', 'system']) await symlink(join(CONFIGS, shared), join(configs, shared));
     await symlink(join(CONFIGS, 'cloud', 'opendata'), join(configs, 'cloud', 'opendata'));
     const yaml = await readFile(join(CONFIGS, 'cloud', 'aws', 'cost', 'billing.yml'), 'utf8');
-    const broken = yaml.replace('AS DECIMAL(38, 9)) AS billed_cost\n              FROM {org_dataset}."aws_billing_export__{credential_id}"', 'AS DECIMAL(38, 9)) + 0.01 AS billed_cost\n              FROM {org_dataset}."aws_billing_export__{credential_id}"');
+    const broken = yaml.replace('SELECT bill_billing_period_start_date AS billing_period_start,', 'SELECT bill_billing_period_start_date + INTERVAL 1 MONTH AS billing_period_start,');
     assert.notEqual(broken, yaml);
     await writeFile(join(configs, 'cloud', 'aws', 'cost', 'billing.yml'), broken);
     h = await openCloudHarness('periods_org', { PIPELINE_CONFIGS_DIR: configs });
   });
   after(() => h.close());
 
-  test('a period whose totals differ fails the report step naming both totals', async () => {
+  test('a period whose totals differ fails the conversion naming both totals, and its rows never commit', async () => {
     const file = join(dir, 'cur.parquet');
     await writeCur(file, [['a', 1, 1.5]]);
     const run = await h.run('aws/cost/billing', { date: '2026-05-01', source_uri: file });
     assert.equal(run.status, 'failed');
     assert.equal(
       run.error,
-      "cloud.load_report: reconciliation per billing period failed: billing period 2026-05-01 00:00:00+00: BilledCost 1.500000000 in the FOCUS rows differs from the export's total 1.510000000",
+      'generic.procedure_executor: reconciliation failed: billing period 2026-05-01 00:00:00+00: BilledCost 1.500000000 in the FOCUS rows differs from the source total 0.000000000',
     );
     const steps = await h.app.runs.steps(h.org, run.runId);
-    assert.deepEqual(steps.map((s) => s.status), ['completed', 'completed', 'failed']);
+    assert.deepEqual(steps.map((s) => s.status), ['completed', 'failed', 'skipped']);
     const failed = (await h.app.runs.quality(h.org, run.runId, 'fail')).filter((r) => r.level === 'MUST').map((r) => [r.rule_id, r.details?.focus_total, r.details?.source_total]);
-    assert.deepEqual(failed, [['RECONCILE-BilledCost-2026-05-01', '1.500000000', '1.510000000']]);
+    assert.deepEqual(failed, [
+      ['RECONCILE-BilledCost-2026-05-01', '1.500000000', '0.000000000'],
+      ['RECONCILE-BilledCost-2026-06-01', '0.000000000', '1.500000000'],
+    ]);
+    assert.deepEqual(await h.focusRows(run.runId), []);
   });
 });

@@ -38,6 +38,25 @@ describe('DuckDB warehouse', () => {
     assert.equal(columns.find((c) => c.column_name === 'usage_quantity')?.data_type, 'DECIMAL(38,9)', 'money is exact decimal');
   });
 
+  test('a verification sees the uncommitted rows, and its parts cover each of them exactly once', async () => {
+    let seen: { rows: number; perPart: number[]; parts: number } | undefined;
+    await warehouse.replacePartition(
+      write({
+        dataset: 'verify_dev',
+        runDates: { start: '2026-01-01', end: '2026-01-31' },
+        select: usage('2026-01-01..2026-01-31'),
+        verify: async (check) => {
+          const count = async (filter: string) => Number((await check.all(`SELECT count(*) AS n FROM ${check.table} WHERE ${check.rows} AND ${filter}`))[0]?.n);
+          seen = { rows: await count('TRUE'), perPart: await Promise.all(check.parts.map(count)), parts: check.parts.length };
+        },
+      }),
+    );
+    assert.equal(seen?.rows, 31);
+    assert.equal(seen?.parts, 2, 'one part per DuckDB thread');
+    assert.equal(seen?.perPart.reduce((a, b) => a + b, 0), 31);
+    assert.ok(seen?.perPart.every((n) => n > 0));
+  });
+
   test('a re-run replaces its partition: identical rows, no duplicates', async () => {
     await warehouse.replacePartition(write());
     const first = await rows();

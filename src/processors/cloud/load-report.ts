@@ -1,9 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { FOCUS_TABLE } from '../../focus/export-focus.ts';
-import { ProcessorError } from '../../shared/errors.ts';
 import type { QualityResult } from '../../shared/quality.ts';
 import type { SqlParams } from '../../warehouse/warehouse.ts';
-import { defineProcessor, type ProcessorContext } from '../types.ts';
+import { defineProcessor } from '../types.ts';
 
 /** Per charge day, what the last load of a pipeline and credential wrote: the base of the next restatement report. */
 export const LOAD_DAYS_TABLE = 'cloud_billing_load_days';
@@ -16,27 +15,15 @@ const LOAD_DAYS_SCHEMA = 'cloud/cloud_billing_load_days';
  *   the previous load of the same days (new, restated, removed; unchanged days are counted),
  *   kept in `cloud_billing_load_days` for the next load. Re-pulling month-to-date shows exactly
  *   which days the provider restated and by how much;
- * - services without a category mapping (the conversion's "Other" fallback) as a warning;
- * - the reconciliation per billing period: BilledCost of the run's rows per BillingPeriodStart
- *   against the export's own total per period (`billing_periods.source`), to the 1e-9 unit of
- *   the warehouse's decimals. A mismatch fails the step naming both totals. (The conversion
- *   step already reconciled the run's grand totals before its rows committed.)
+ * - services without a category mapping (the conversion's "Other" fallback) as a warning.
+ *
+ * (The conversion step reconciled the rows, in total and per billing period, before they committed.)
  */
 export const loadReport = defineProcessor({
   type: 'cloud.load_report',
-  description: 'Records what a cloud billing load changed per day, its unmapped services, and reconciles BilledCost per billing period.',
-  configSchema: Type.Object(
-    {
-      billing_periods: Type.Optional(
-        Type.Object(
-          { source: Type.String({ minLength: 1, description: 'SELECT of billing_period_start (TIMESTAMPTZ) and billed_cost of the export rows of the run, one or more rows per period' }) },
-          { additionalProperties: false },
-        ),
-      ),
-    },
-    { additionalProperties: false },
-  ),
-  async run(config, context) {
+  description: 'Records what a cloud billing load changed per day and its unmapped services.',
+  configSchema: Type.Object({}, { additionalProperties: false }),
+  async run(_config, context) {
     const { warehouse, dataset, lineage } = context;
     const focus = `${dataset}.${FOCUS_TABLE}`;
     const key = { x_org_slug: lineage.orgSlug, x_pipeline_id: lineage.pipelineId, x_credential_id: lineage.credentialId };
@@ -130,40 +117,9 @@ export const loadReport = defineProcessor({
       ...(unmapped.length > 0 ? { details: { services: unmapped.slice(0, 50) } } : {}),
     });
 
-    const mismatches = config.billing_periods ? await reconcilePeriods(context, focus, runRows, config.billing_periods.source, params, quality) : 0;
     context.recordQuality(quality);
-    if (mismatches > 0) {
-      const failed = quality.filter((result) => result.check_kind === 'reconciliation' && result.status === 'fail');
-      throw new ProcessorError(`reconciliation per billing period failed: ${failed.map((result) => result.description).join('; ')}`, { retryable: false });
-    }
     context.logger.info({ days: days.length, restated: count('restated'), unmapped: unmapped.length }, 'load report recorded');
     return { rowsWritten: days.filter((day) => day.change !== 'removed').length, tables: [`${dataset}.${LOAD_DAYS_TABLE}`], details: { restated: count('restated'), new: count('new'), removed: count('removed') } };
   },
 });
 
-async function reconcilePeriods(context: ProcessorContext, focus: string, runRows: string, source: string, params: SqlParams, quality: QualityResult[]): Promise<number> {
-  const total = (column: string) => `CAST(CAST(sum(${column}) AS DECIMAL(38, 9)) AS VARCHAR)`;
-  const ours = await context.warehouse.query(`SELECT CAST(BillingPeriodStart AS VARCHAR) AS period, ${total('BilledCost')} AS billed FROM ${focus} WHERE ${runRows} GROUP BY 1`, params, context.signal);
-  const theirs = await context.warehouse.query(`SELECT CAST(CAST(billing_period_start AS TIMESTAMPTZ) AS VARCHAR) AS period, ${total('billed_cost')} AS billed FROM (${source}) GROUP BY 1`, params, context.signal);
-  const focusTotals = new Map(ours.map((row) => [String(row.period), String(row.billed)]));
-  const nativeTotals = new Map(theirs.map((row) => [String(row.period), String(row.billed)]));
-  let mismatches = 0;
-  for (const period of [...new Set([...focusTotals.keys(), ...nativeTotals.keys()])].sort()) {
-    const a = focusTotals.get(period) ?? '0.000000000';
-    const b = nativeTotals.get(period) ?? '0.000000000';
-    const equal = a === b;
-    if (!equal) mismatches++;
-    quality.push({
-      check_kind: 'reconciliation',
-      rule_id: `RECONCILE-BilledCost-${period.slice(0, 10)}`,
-      level: 'MUST',
-      status: equal ? 'pass' : 'fail',
-      description: equal
-        ? `billing period ${period}: BilledCost ${a} equals the export's total`
-        : `billing period ${period}: BilledCost ${a} in the FOCUS rows differs from the export's total ${b}`,
-      failing_rows: 0,
-      details: { billing_period_start: period, focus_total: a, source_total: b },
-    });
-  }
-  return mismatches;
-}

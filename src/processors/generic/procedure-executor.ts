@@ -33,7 +33,15 @@ export const procedureExecutor = defineProcessor({
         Type.Object(
           {
             provider: Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'provider profile of the FOCUS rules' }),
-            reconcile: Type.Optional(Type.Object({ source: Type.String({ minLength: 1, description: 'SELECT of billed_cost, effective_cost totals of the source rows' }) }, { additionalProperties: false })),
+            reconcile: Type.Optional(
+              Type.Object(
+                {
+                  source: Type.String({ minLength: 1, description: 'SELECT of the source rows (or subtotals): billed_cost, effective_cost, and billing_period_start when per_billing_period' }),
+                  per_billing_period: Type.Optional(Type.Boolean({ description: 'reconcile BilledCost per BillingPeriodStart too' })),
+                },
+                { additionalProperties: false },
+              ),
+            ),
           },
           { additionalProperties: false, description: 'the rows are FOCUS: check conformance (and reconcile) before they commit' },
         ),
