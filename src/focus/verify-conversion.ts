@@ -56,14 +56,15 @@ function toQuality(rule: RuleResult): QualityResult {
  * GROUP BY ROLLUP per side gives the grand totals and, when asked, those of each billing period.
  */
 async function reconcile(context: VerifyContext, reconciliation: Reconciliation, params: SqlParams): Promise<QualityResult[]> {
-  const totals = (period: string, billed: string, effective: string) => {
-    const key = reconciliation.per_billing_period ? `CAST(CAST(${period} AS TIMESTAMPTZ) AS VARCHAR)` : 'NULL';
-    const total = (column: string) => `CAST(coalesce(sum(${column}), 0) AS DECIMAL(38, 9))::VARCHAR`;
-    return `SELECT ${key} AS period, grouping(period) = 1 AS grand, ${total(billed)} AS billed_cost, ${total(effective)} AS effective_cost`;
+  // Grouped by the period's timestamp, turned into text once per group.
+  const totals = (rows: string, period: string, billed: string, effective: string) => {
+    const key = reconciliation.per_billing_period ? `CAST(${period} AS TIMESTAMPTZ)` : 'NULL';
+    const total = (column: string) => `CAST(coalesce(sum(${column}), 0) AS DECIMAL(38, 9))`;
+    return `SELECT CAST(period AS VARCHAR) AS period, grand, CAST(billed_cost AS VARCHAR) AS billed_cost, CAST(effective_cost AS VARCHAR) AS effective_cost FROM (
+      SELECT ${key} AS period, grouping(period) = 1 AS grand, ${total(billed)} AS billed_cost, ${total(effective)} AS effective_cost FROM ${rows} GROUP BY ROLLUP (period))`;
   };
-  const rollup = 'GROUP BY ROLLUP (period)';
-  const focus = await context.all(`${totals('BillingPeriodStart', 'BilledCost', 'EffectiveCost')} FROM ${context.table} WHERE ${context.rows} ${rollup}`);
-  const native = await context.query(`${totals('billing_period_start', 'billed_cost', 'effective_cost')} FROM (${reconciliation.source}) AS source ${rollup}`, params);
+  const focus = await context.all(totals(`${context.table} WHERE ${context.rows}`, 'BillingPeriodStart', 'BilledCost', 'EffectiveCost'));
+  const native = await context.query(totals(`(${reconciliation.source}) AS source`, 'billing_period_start', 'billed_cost', 'effective_cost'), params);
   const grand = (rows: Record<string, unknown>[]) => rows.find((row) => row.grand === true) ?? {};
   const results = (['billed_cost', 'effective_cost'] as const).map((column) => {
     const name = column === 'billed_cost' ? 'BilledCost' : 'EffectiveCost';
