@@ -10,7 +10,10 @@ export interface ConversionChecks {
 }
 
 export interface Reconciliation {
-  /** A SELECT of the source rows of the partition (or their subtotals): `billed_cost`, `effective_cost`, and `billing_period_start` when per_billing_period. */
+  /**
+   * A SELECT of the source rows of the partition (or their subtotals): `billed_cost`,
+   * `effective_cost`, and `billing_period_start` when per_billing_period.
+   */
   source: string;
   /** BilledCost is reconciled per BillingPeriodStart as well as in total. */
   per_billing_period?: boolean | undefined;
@@ -19,8 +22,9 @@ export interface Reconciliation {
 /**
  * The checks every conversion to FOCUS runs on the rows it just wrote, inside the write's
  * transaction: the conformance rules, then the reconciliation of BilledCost and EffectiveCost
- * with the source, exact in DECIMAL, in total and (BilledCost) per billing period. Every result is recorded; a failing MUST rule or a
- * mismatch throws, which rolls the write back and fails the step.
+ * with the source, exact in DECIMAL, in total and (BilledCost) per billing period. Every result
+ * is recorded; a failing MUST rule or a mismatch throws, which rolls the write back and fails
+ * the step.
  */
 export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void) {
   return async (context: VerifyContext): Promise<void> => {
