@@ -22,7 +22,8 @@ export interface CheckInput {
 
 export type CompiledCheck =
   | { kind: 'schema'; failed: boolean; detail?: string }
-  | { kind: 'row'; violation: string }
+  /** perValue: the violation is costly, so it is evaluated once per distinct value of the columns it reads. */
+  | { kind: 'row'; violation: string; perValue?: boolean }
   /** `source` is a parenthesised, already filtered row set; the query returns one row {failing_rows, examples}. */
   | { kind: 'dataset'; query: (source: string) => string };
 

@@ -89,7 +89,7 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: ({ cols, args }) => {
       const j = cols.json(args.column as string);
-      return { kind: 'row', violation: `${ident(args.column as string)} IS NOT NULL AND (${notKeyValue(j)} OR NOT coalesce(${uniqueKeys(j)}, FALSE))` };
+      return { kind: 'row', perValue: true, violation: `${ident(args.column as string)} IS NOT NULL AND (${notKeyValue(j)} OR NOT coalesce(${uniqueKeys(j)}, FALSE))` };
     },
   },
   json_object_format: {

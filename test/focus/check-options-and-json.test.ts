@@ -42,6 +42,16 @@ describe('JSON columns', () => {
     assert.deepEqual(failing(await checkFocusTable(db.sql, { table: t })), ['CAU-SkuPriceDetails-C-001-M']);
   });
 
+  test('a rule evaluated once per distinct value still counts every failing row', async () => {
+    const t = `j${++n}`;
+    await db.sql.all(`CREATE TABLE ${t} AS SELECT * FROM base`);
+    await db.sql.all(`INSERT INTO ${t} SELECT * EXCLUDE (i) REPLACE ('{"env": ["prod"]}' AS Tags) FROM base, range(4) r(i)`);
+    const rows = Number((await db.sql.all(`SELECT count(*) AS n FROM base`))[0]?.n);
+    const tags = byId(await checkFocusTable(db.sql, { table: t }), 'CAU-Tags-C-001-M');
+    assert.equal(tags.failing_rows, 4 * rows);
+    assert.deepEqual(tags.examples[0]?.Tags, { env: ['prod'] });
+  });
+
   test('custom keys inside ContractApplied and AllocatedMethodDetails elements need the x_ prefix', async () => {
     const contractKey = await seeded([contract(`{${KEYS}, "ContractCommitmentAppliedCost": 1, "ContractCommitmentAppliedQuantity": null, "ContractCommitmentAppliedUnit": null, "Note": "x"}`)]);
     assert.deepEqual(failing(contractKey), ['CAU-ContractAppliedObject-O-010-M', 'CAU-ContractAppliedObject-O-017-C']);
