@@ -102,6 +102,13 @@ describe('AWS CUR 2.0 (Parquet) edge cases', () => {
     assert.ok((byRule.get('LOAD-ABSENT-COLUMNS')?.details?.columns as string[]).includes('line_item_net_unblended_cost'));
   });
 
+  test("an absent optional money column is a NULL of the file's own number type, not a 128-bit decimal", async () => {
+    const [types] = await h.query(
+      `SELECT typeof(line_item_unblended_cost) AS present, typeof(reservation_net_effective_cost) AS absent FROM aws_edge_dev."aws_billing_export__default" LIMIT 1`,
+    );
+    assert.deepEqual(types, { present: 'DOUBLE', absent: 'DOUBLE' });
+  });
+
   test('tax, credit, refund, EDP discount and a negative usage line', () => {
     const tax = row('t1');
     assert.deepEqual([tax.ChargeCategory, tax.ChargeFrequency, tax.BilledCost, tax.SkuId, tax.PricingQuantity, tax.ListUnitPrice, tax.PricingCategory], ['Tax', 'One-Time', '0.050000000', null, null, null, null]);

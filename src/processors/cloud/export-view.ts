@@ -84,12 +84,22 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     byName.set(name.toLowerCase(), leaf);
   }
 
+  const leafOf = (field: ContractField) => [field.name, ...field.aliases].map((n) => byName.get(n.toLowerCase())).find((l) => l !== undefined);
+  // An absent numeric column is a NULL of the type the file's own numbers have: a DECIMAL(38, 12)
+  // NULL beside DOUBLE columns turns every coalesce of the two into 128-bit decimal arithmetic
+  // (measured: the AWS reconciliation of 1M CUR 2.0 rows, 270 ms against 30).
+  const fileNumber = options.contract.fields
+    .filter((field) => field.type === 'NUMERIC')
+    .map((field) => leafOf(field)?.type)
+    .find((type) => type?.kind === 'scalar' && NUMERIC_SOURCE.test(type.text.toUpperCase()));
+  const absentType = (field: ContractField) => (field.type === 'NUMERIC' && fileNumber?.kind === 'scalar' ? fileNumber.text : duckType(field.type));
+
   const select: string[] = [];
   const used = new Set<Leaf>();
   const filled: string[] = [];
   const missingRequired: string[] = [];
   for (const field of options.contract.fields) {
-    const leaf = [field.name, ...field.aliases].map((n) => byName.get(n.toLowerCase())).find((l) => l !== undefined);
+    const leaf = leafOf(field);
     if (leaf) {
       used.add(leaf);
       select.push(`${typed(leaf.expr, leaf.type, field, leaf.original)} AS ${quoteIdent(field.name)}`);
@@ -111,7 +121,7 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     }
     if (field.required || field.requiredIn.includes(options.shape)) missingRequired.push(field.name);
     filled.push(field.name);
-    select.push(`CAST(NULL AS ${duckType(field.type)}) AS ${quoteIdent(field.name)}`);
+    select.push(`CAST(NULL AS ${absentType(field)}) AS ${quoteIdent(field.name)}`);
   }
   // Folded groups no contract column asked for are still kept, as JSON objects.
   for (const [into, tags] of folded) {
