@@ -4,15 +4,16 @@
  * Run: npx node scripts/bench-cloud.ts [rows=10000000] [--dir DIR] [--memory-limit 1GB] [--threads 2]
  *
  * 1. Writes a CUR 2.0 Parquet file of N rows with DuckDB (one COPY over range(), no JavaScript
- *    row loop), reused when DIR already holds one of that size: map columns (product,
- *    resource_tags, cost_category, discount), Savings Plan covered usage with its paired
- *    negations and hourly fees (some commitment unused), RI discounted usage and fees, tax,
- *    credits, refunds and EDP discounts.
+ *    row loop), reused when DIR already holds one of that size: numbers as DOUBLE, as AWS writes
+ *    them; map columns (product, resource_tags, cost_category, discount), Savings Plan covered
+ *    usage with its paired negations and hourly fees (some commitment unused), RI discounted usage
+ *    and fees, tax, credits, refunds and EDP discounts.
  * 2. Runs the AWS pipeline (configs/cloud/aws/cost/billing.yml) end to end in a child process:
  *    the run requested through the engine, staged, converted, FOCUS-checked, reconciled and
  *    reported, on a file-backed DuckDB warehouse; time from run requested to completed.
  * 3. Runs the bare conversion SQL in another child process: the same staged view over the same
- *    file and sp_cloud_1_convert_to_focus_aws's SELECT written into a table, nothing else.
+ *    file and sp_cloud_1_convert_to_focus_aws's SELECT written into a table of the FOCUS
+ *    table's columns and types (lineage aside), nothing else.
  * 4. Prints both times, their ratio, rows per second and each process's peak RSS.
  */
 import { execFileSync } from 'node:child_process';
@@ -71,19 +72,19 @@ export function curSql(rows: number, file: string): string {
     CASE WHEN t IN ('Tax', 'Credit', 'Refund', 'EdpDiscount', 'SavingsPlanRecurringFee', 'RIFee') THEN NULL
          WHEN product_code = 'AmazonS3' THEN 'acme-bucket-' || (p % 500)
          ELSE 'arn:aws:ec2:us-east-1:111122223333:instance/i-' || lpad(printf('%x', p % 100000), 17, '0') END AS line_item_resource_id,
-    CASE WHEN t IN ('Tax', 'Credit', 'Refund', 'EdpDiscount') THEN NULL ELSE 1.0 END AS line_item_usage_amount,
-    4.0 AS line_item_normalization_factor, 4.0 AS line_item_normalized_usage_amount,
+    CASE WHEN t IN ('Tax', 'Credit', 'Refund', 'EdpDiscount') THEN NULL ELSE 1.0::DOUBLE END AS line_item_usage_amount,
+    4.0::DOUBLE AS line_item_normalization_factor, 4.0::DOUBLE AS line_item_normalized_usage_amount,
     'USD' AS line_item_currency_code,
     CASE WHEN t = 'DiscountedUsage' THEN '0.0' ELSE '0.096' END AS line_item_unblended_rate,
     cost AS line_item_unblended_cost,
-    '0.096' AS line_item_blended_rate, 0.096 AS line_item_blended_cost,
+    '0.096' AS line_item_blended_rate, 0.096::DOUBLE AS line_item_blended_cost,
     CASE WHEN t IN ('Usage', 'SavingsPlanCoveredUsage') THEN '0.0912' END AS line_item_net_unblended_rate,
     CASE WHEN t = 'Usage' THEN round(cost * 0.95, 6) ELSE cost END AS line_item_net_unblended_cost,
     CASE t WHEN 'Tax' THEN 'Tax for product code AmazonEC2' WHEN 'Credit' THEN 'AWS Promotional Credit' WHEN 'EdpDiscount' THEN 'Enterprise discount'
            ELSE '$0.096 per On Demand Linux m5.large Instance Hour' END AS line_item_line_item_description,
     CASE WHEN t = 'Tax' THEN 'VAT' END AS line_item_tax_type,
     'Amazon Web Services, Inc.' AS line_item_legal_entity,
-    CASE WHEN t IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') THEN 0.096 END AS pricing_public_on_demand_cost,
+    CASE WHEN t IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') THEN 0.096::DOUBLE END AS pricing_public_on_demand_cost,
     CASE WHEN t IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') THEN '0.096' END AS pricing_public_on_demand_rate,
     CASE WHEN t = 'DiscountedUsage' THEN 'Reserved' ELSE 'OnDemand' END AS pricing_term,
     'Hrs' AS pricing_unit, 'USD' AS pricing_currency,
@@ -92,16 +93,16 @@ export function curSql(rows: number, file: string): string {
     'US East (N. Virginia)' AS product_location, 'us-east-1' AS product_region_code, product_code AS product_servicecode,
     'SKU' || (p % 50) AS product_sku, CASE WHEN product_code = 'AmazonS3' THEN 'Storage' ELSE 'Compute Instance' END AS product_product_family,
     CASE WHEN t IN ('DiscountedUsage', 'RIFee') THEN 'arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-' || (p % 3) END AS reservation_reservation_a_r_n,
-    CASE WHEN t = 'DiscountedUsage' THEN 0.06 END AS reservation_effective_cost,
-    CASE WHEN t = 'RIFee' THEN 0.01 END AS reservation_unused_amortized_upfront_fee_for_billing_period,
-    CASE WHEN t = 'RIFee' THEN 0.005 END AS reservation_unused_recurring_fee,
-    CASE WHEN t = 'RIFee' THEN 0.25 END AS reservation_unused_quantity,
-    CASE WHEN t = 'RIFee' THEN 1.0 END AS reservation_total_reserved_units,
+    CASE WHEN t = 'DiscountedUsage' THEN 0.06::DOUBLE END AS reservation_effective_cost,
+    CASE WHEN t = 'RIFee' THEN 0.01::DOUBLE END AS reservation_unused_amortized_upfront_fee_for_billing_period,
+    CASE WHEN t = 'RIFee' THEN 0.005::DOUBLE END AS reservation_unused_recurring_fee,
+    CASE WHEN t = 'RIFee' THEN 0.25::DOUBLE END AS reservation_unused_quantity,
+    CASE WHEN t = 'RIFee' THEN 1.0::DOUBLE END AS reservation_total_reserved_units,
     CASE WHEN t IN ('SavingsPlanCoveredUsage', 'SavingsPlanNegation', 'SavingsPlanRecurringFee') THEN 'arn:aws:savingsplans::111122223333:savingsplan/sp-' || (p % 2) END AS savings_plan_savings_plan_a_r_n,
-    CASE WHEN t = 'SavingsPlanCoveredUsage' THEN 0.065 END AS savings_plan_savings_plan_effective_cost,
-    CASE WHEN t = 'SavingsPlanCoveredUsage' THEN 0.065 END AS savings_plan_net_savings_plan_effective_cost,
-    CASE WHEN t = 'SavingsPlanRecurringFee' THEN 0.5 END AS savings_plan_total_commitment_to_date,
-    CASE WHEN t = 'SavingsPlanRecurringFee' THEN CASE WHEN p % 2 = 0 THEN 0.5 ELSE 0.42 END END AS savings_plan_used_commitment,
+    CASE WHEN t = 'SavingsPlanCoveredUsage' THEN 0.065::DOUBLE END AS savings_plan_savings_plan_effective_cost,
+    CASE WHEN t = 'SavingsPlanCoveredUsage' THEN 0.065::DOUBLE END AS savings_plan_net_savings_plan_effective_cost,
+    CASE WHEN t = 'SavingsPlanRecurringFee' THEN 0.5::DOUBLE END AS savings_plan_total_commitment_to_date,
+    CASE WHEN t = 'SavingsPlanRecurringFee' THEN CASE WHEN p % 2 = 0 THEN 0.5 ELSE 0.42 END::DOUBLE END AS savings_plan_used_commitment,
     CASE WHEN t LIKE 'SavingsPlan%' THEN 'ComputeSavingsPlans' END AS savings_plan_offering_type,
     MAP {'user_team': 'team-' || (p % 40), 'user_env': ['prod', 'dev', 'staging'][1 + p % 3], 'aws_created_by': 'IAMUser:abc'} AS resource_tags,
     MAP {'CostCenter': 'cc-' || (p % 10)} AS cost_category,
@@ -109,7 +110,7 @@ export function curSql(rows: number, file: string): string {
   FROM (
     SELECT i, k, t, p, s, product_code, product_name,
       CASE t WHEN 'DiscountedUsage' THEN 0.0 WHEN 'SavingsPlanNegation' THEN -0.096 WHEN 'SavingsPlanRecurringFee' THEN 0.5 WHEN 'RIFee' THEN 0.06
-             WHEN 'Tax' THEN 0.0192 WHEN 'Credit' THEN -0.5 WHEN 'Refund' THEN -0.02 WHEN 'EdpDiscount' THEN -0.0048 ELSE 0.096 END AS cost
+             WHEN 'Tax' THEN 0.0192 WHEN 'Credit' THEN -0.5 WHEN 'Refund' THEN -0.02 WHEN 'EdpDiscount' THEN -0.0048 ELSE 0.096 END::DOUBLE AS cost
     FROM (
       SELECT i, k, t,
         -- A negation takes the keys (p) of the covered line 12 rows before it.
@@ -132,7 +133,7 @@ export function curSql(rows: number, file: string): string {
 
 async function generate(opts: Options): Promise<string> {
   mkdirSync(opts.dir, { recursive: true });
-  const file = join(opts.dir, `cur2-${opts.rows}.parquet`);
+  const file = join(opts.dir, `cur2-double-${opts.rows}.parquet`);
   if (existsSync(file)) return file;
   const instance = await DuckDBInstance.create(':memory:', { threads: String(opts.threads), memory_limit: opts.memoryLimit });
   const connection = await instance.connect();
@@ -185,6 +186,8 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const { resolveExportFiles } = await import('../src/processors/cloud/export-source.ts');
   const { emptySelect, normalisedSelect, readerSql } = await import('../src/processors/cloud/export-view.ts');
   const { referenceViews } = await import('../src/processors/cloud/reference-views.ts');
+  const { LINEAGE_FIELDS, loadTableSchema } = await import('../src/warehouse/table-schema.ts');
+  const { columnDefinitions } = await import('../src/warehouse/duckdb/duckdb-warehouse.ts');
   const dataDir = join(opts.dir, 'bare-data');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
@@ -216,7 +219,12 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const procedure = splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_1_convert_to_focus_aws.duckdb.sql'), 'utf8'), variables))
     .map((sql) => sql.replaceAll('$start_date', "'2026-05-01'").replaceAll('$end_date', "'2026-05-31'").replaceAll('$run_id', "'bench'"));
   for (const sql of procedure.slice(0, -1)) await connection.run(sql);
-  await connection.run(`CREATE TABLE bench_dev.focus AS ${procedure.at(-1) as string}`);
+  // The FOCUS table's own columns and types (its money, prices and quantities are DECIMAL, not
+  // the DOUBLEs a CREATE TABLE AS would keep), without the lineage columns the pipeline adds.
+  const table = await loadTableSchema(CONFIGS, 'focus/cost_data_standard_1_3');
+  const fields = table.fields.filter((field) => !LINEAGE_FIELDS.some((lineage) => lineage.name === field.name));
+  await connection.run(`CREATE TABLE bench_dev.focus (${columnDefinitions(fields).join(', ')})`);
+  await connection.run(`INSERT INTO bench_dev.focus BY NAME ${procedure.at(-1) as string}`);
   const seconds = (performance.now() - started) / 1000;
   const rows = Number((await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM bench_dev.focus')).getRowObjectsJson()[0]?.n ?? 0);
   connection.closeSync();
@@ -245,7 +253,7 @@ async function main(): Promise<void> {
   console.log(`export: ${opts.rows.toLocaleString('en')} CUR 2.0 rows (${file}); DuckDB threads ${opts.threads}, memory_limit ${opts.memoryLimit}`);
   console.log(`pipeline end to end (run requested -> completed, checks included): ${e2e.toFixed(2)} s, status ${String(pipeline.status)}${pipeline.error ? ` (${String(pipeline.error)})` : ''}`);
   console.log(`  steps: ${Object.entries(pipeline.steps as Record<string, number>).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ')}; FOCUS rows ${Number(pipeline.focus_rows).toLocaleString('en')}; MUST failures: ${(pipeline.must_failures as string[]).join(', ') || 'none'}`);
-  console.log(`bare conversion SQL (same view, same SELECT into a table): ${Number(bare.seconds).toFixed(2)} s, ${Number(bare.focus_rows).toLocaleString('en')} rows`);
+  console.log(`bare conversion SQL (same view, same SELECT into a table of the FOCUS columns and types): ${Number(bare.seconds).toFixed(2)} s, ${Number(bare.focus_rows).toLocaleString('en')} rows`);
   console.log(`ratio end to end / bare: ${(e2e / Number(bare.seconds)).toFixed(2)}x (target <= 1.5x)`);
   console.log(`throughput: ${Math.round(opts.rows / e2e).toLocaleString('en')} export rows/s end to end (target >= 400,000)`);
   console.log(`peak RSS: pipeline process ${mib(pipeline.peak_rss)} (target < 2 GiB), bare process ${mib(bare.peak_rss)}`);

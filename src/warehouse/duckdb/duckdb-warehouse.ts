@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ProcessorError } from '../../shared/errors.ts';
-import { loadTableSchema, type FieldType } from '../table-schema.ts';
+import { loadTableSchema, type Field, type FieldType } from '../table-schema.ts';
 import { assertIdentifier, type Warehouse } from '../warehouse.ts';
 import { runBound, bind, writePartition } from './partition-write.ts';
 import { exportRows } from './export-rows.ts';
@@ -19,6 +19,11 @@ const DUCKDB_TYPES: Record<FieldType, string> = {
   TIMESTAMP: 'TIMESTAMPTZ',
   JSON: 'JSON',
 };
+
+/** The DuckDB column definitions of a table schema's fields, NOT NULL where REQUIRED. */
+export function columnDefinitions(fields: readonly Field[]): string[] {
+  return fields.map((field) => `"${field.name}" ${DUCKDB_TYPES[field.type]}${field.mode === 'REQUIRED' ? ' NOT NULL' : ''}`);
+}
 
 export interface DuckDbWarehouseOptions {
   /** A database file, or `:memory:`. */
@@ -88,10 +93,9 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
       if (!creating) {
         creating = (async () => {
           const schema = await loadTableSchema(options.configsDir, schemaName);
-          const columns = schema.fields.map((field) => `"${field.name}" ${DUCKDB_TYPES[field.type]}${field.mode === 'REQUIRED' ? ' NOT NULL' : ''}`);
           await withConnection(async (c) => {
             await c.run(`CREATE SCHEMA IF NOT EXISTS ${dataset}`);
-            await c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columns.join(', ')})`);
+            await c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columnDefinitions(schema.fields).join(', ')})`);
           });
         })();
         creatingTables.set(qualified, creating);
