@@ -191,7 +191,8 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const dataDir = join(opts.dir, 'bare-data');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  const instance = await DuckDBInstance.create(join(dataDir, 'bare.duckdb'), { threads: String(opts.threads), memory_limit: opts.memoryLimit });
+  // The storage format the warehouse writes (openDuckDbWarehouse).
+  const instance = await DuckDBInstance.create(join(dataDir, 'bare.duckdb'), { threads: String(opts.threads), memory_limit: opts.memoryLimit, storage_compatibility_version: 'latest' });
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
   const started = performance.now();
