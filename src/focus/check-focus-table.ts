@@ -110,7 +110,7 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
     if (failing > 0) failingRowRules.push(p);
   });
   // A costly predicate (JSON parsing) is evaluated once per distinct value of the columns it
-  // reads, each value weighted by its rows: Tags of 900k rows hold a few thousand distinct objects.
+  // reads, each value weighted by its rows: a load's Tags hold far fewer distinct objects than rows.
   for (const p of pending.filter(perValue)) {
     const read = [...new Set([...CHECK_FUNCTIONS[p.rule.check as string]!.columns(p.rule.args ?? {}), ...conditionColumns(p.rule.when)])].map(ident);
     const [r] = await sql.all(
