@@ -9,9 +9,12 @@ CREATE OR REPLACE MACRO {org_dataset}.focus_unit_price(cost, quantity, rate) AS
        WHEN rate IS NOT NULL AND rate >= 0 AND abs(rate * quantity - CAST(cost AS DOUBLE)) <= greatest(0.000001, 0.0001 * abs(CAST(cost AS DOUBLE))) THEN rate
        ELSE CAST(cost AS DOUBLE) / quantity END;
 
--- A provider's native FOCUS rows (a view, by name) with the values FOCUS 1.3 ties to other
--- columns nulled where 1.3 does not allow them.
-CREATE OR REPLACE MACRO {org_dataset}.focus_1_3_tidy(relation) AS TABLE
+-- A provider's native FOCUS export as FOCUS 1.3 rows. `relation` names a view of the staged
+-- export with the provider's own repairs already applied (case of values, ids, costs) and three
+-- more columns: lookup_category and lookup_subcategory (the open-data service category of the
+-- row) and x_SourceRecordId. The parameters are the provider's names and the defaults its
+-- export may leave out; period_floor is the length of a charge period that has no end.
+CREATE OR REPLACE MACRO {org_dataset}.focus_native_rows(relation, source_system, provider_name, invoice_issuer, billing_account_type, sub_account_type, period_floor) AS TABLE
 SELECT * REPLACE (
   -- FOCUS 1.3 ties the price columns to SkuPriceId and ConsumedQuantity to usage (1.0 and 1.2
   -- exports fill them on credits and tax): kept only where 1.3 allows them.
@@ -28,4 +31,37 @@ SELECT * REPLACE (
   CASE WHEN RegionId IS NOT NULL THEN RegionName END AS RegionName,
   CASE WHEN ResourceId IS NOT NULL THEN ResourceType END AS ResourceType,
   CASE WHEN ResourceId IS NOT NULL THEN ResourceName END AS ResourceName
-) FROM query_table(relation);
+) FROM (
+  -- The FOCUS columns, with the 1.3 columns a 1.0 or 1.2 export lacks and the values it may
+  -- leave out: costs from one another, unit prices that agree with them (focus_unit_price),
+  -- names, and the service category from the lookup.
+  SELECT
+    AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
+    AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, billing_account_type) AS BillingAccountType,
+    BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
+    coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
+    CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + period_floor END AS ChargePeriodEnd, ChargePeriodStart,
+    CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
+    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
+    CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL
+         THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
+    coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, provider_name) AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, invoice_issuer) AS InvoiceIssuerName,
+    coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
+    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
+         THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
+    PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
+    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+    coalesce(ProviderName, provider_name) AS ProviderName, coalesce(PublisherName, provider_name) AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
+    ResourceId, ResourceName, ResourceType,
+    coalesce(ServiceCategory, lookup_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, provider_name) AS ServiceProviderName,
+    -- A subcategory the export lacks: the lookup's when it agrees with the export's category.
+    coalesce(ServiceSubcategory, CASE WHEN lookup_category = coalesce(ServiceCategory, lookup_category) THEN lookup_subcategory END,
+             'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
+    SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
+    SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
+    CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, sub_account_type) END AS SubAccountType,
+    CAST(Tags AS JSON) AS Tags,
+    source_system AS x_SourceSystem, x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
+    ServiceCategory IS NULL AND lookup_category IS NULL AS x_UnmappedService
+  FROM query_table(relation)
+);

@@ -19,35 +19,14 @@ SELECT error('the staged AWS export was replaced by run ' || x_load_run_id || ' 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
--- A native AWS FOCUS export (FOCUS 1.0 or 1.2 with AWS columns): kept, with the 1.3 columns it lacks.
--- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
--- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
-CREATE OR REPLACE TEMP VIEW native_focus_rows AS
-SELECT
-  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-  AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Payer Account') AS BillingAccountType,
-  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-  coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
-  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
-  CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
-  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-  coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'AWS') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'AWS') AS InvoiceIssuerName,
-  coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice, PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-  coalesce(ProviderName, 'AWS') AS ProviderName, coalesce(PublisherName, 'AWS') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
-  ResourceId, ResourceName, ResourceType,
-  coalesce(ServiceCategory, c1.service_category, c2.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'AWS') AS ServiceProviderName,
-  -- A subcategory the export lacks: the lookup's when it agrees with the export's category.
-  coalesce(ServiceSubcategory, CASE WHEN coalesce(c1.service_category, c2.service_category) = coalesce(ServiceCategory, c1.service_category, c2.service_category) THEN coalesce(c1.service_subcategory, c2.service_subcategory) END,
-           'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
-  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-  SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Linked Account') END AS SubAccountType,
-  CAST(Tags AS JSON) AS Tags,
-  'aws' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-  ServiceCategory IS NULL AND c1.service_category IS NULL AND c2.service_category IS NULL AS x_UnmappedService
+-- A native AWS FOCUS export (FOCUS 1.0 or 1.2 with AWS columns), with its service category
+-- from the lookup by service code, else by service name.
+-- focus_native_rows (sp_cloud_0_macros_focus) turns it into FOCUS 1.3 rows in the final SELECT,
+-- which also selects the run's days (a view takes no parameters).
+CREATE OR REPLACE TEMP VIEW native_export_rows AS
+SELECT f.*,
+       coalesce(c1.service_category, c2.service_category) AS lookup_category, coalesce(c1.service_subcategory, c2.service_subcategory) AS lookup_subcategory,
+       CAST(NULL AS VARCHAR) AS x_SourceRecordId
 FROM {org_dataset}."aws_billing_export_focus__{credential_id}" f
 LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c1 ON c1.match = 'product_code' AND c1.key = lower(f.x_ServiceCode)
 LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws') c2 ON c2.match = 'service_name' AND c2.key = lower(f.ServiceName);
@@ -280,6 +259,6 @@ LEFT JOIN categories c2 ON c2.match = 'service_name' AND c2.key = lower(r.servic
 
 UNION ALL BY NAME
 
--- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
-SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+-- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'aws', 'AWS', 'AWS', 'Payer Account', 'Linked Account', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY

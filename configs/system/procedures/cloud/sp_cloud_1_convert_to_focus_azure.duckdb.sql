@@ -23,45 +23,30 @@ SET SESSION preserve_insertion_order = false;
 -- A native Azure FOCUS export, with the repairs of the FinOps hubs transform: ids lowercased
 -- (case differs between datasets), savings plan purchases at EffectiveCost 0 (toolkit #1092),
 -- zero ContractedCost / ListCost on reservation and Marketplace rows replaced (#873, #874),
--- "Unassigned" and "-2" ids read as null.
--- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
--- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
-CREATE OR REPLACE TEMP VIEW native_focus_rows AS
-SELECT
-  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-  AvailabilityZone, BilledCost, lower(BillingAccountId) AS BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName,
-  coalesce(BillingAccountType, 'Billing Account') AS BillingAccountType,
-  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-  coalesce(ChargeCategory, ChargeType) AS ChargeCategory,
-  CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass, ChargeDescription, ChargeFrequency,
-  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 DAY END AS ChargePeriodEnd, ChargePeriodStart,
-  CommitmentDiscountCategory, lower(nullif(nullif(CommitmentDiscountId, 'Unassigned'), '-2')) AS CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
-  coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
-  CommitmentDiscountType, CommitmentDiscountUnit,
-  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied,
-  CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END AS ContractedCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END, PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-  CASE WHEN ChargeCategory = 'Purchase' AND CommitmentDiscountId IS NOT NULL THEN 0 ELSE coalesce(EffectiveCost, BilledCost) END AS EffectiveCost,
-  coalesce(HostProviderName, 'Microsoft') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Microsoft') AS InvoiceIssuerName,
-  CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END AS ListCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
-       THEN {org_dataset}.focus_unit_price(CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END,
-                                           PricingQuantity, CASE WHEN coalesce(ListUnitPrice, 0) = 0 THEN NULL ELSE CAST(ListUnitPrice AS DOUBLE) END) END AS ListUnitPrice,
-  CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
-  coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-  coalesce(ProviderName, 'Microsoft') AS ProviderName, coalesce(PublisherName, 'Microsoft') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
-  nullif(nullif(ResourceId, 'Unassigned'), '-2') AS ResourceId, ResourceName, ResourceType,
-  coalesce(nullif(ServiceCategory, ''), s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Microsoft') AS ServiceProviderName,
-  coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(nullif(ServiceCategory, ''), s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(nullif(ServiceCategory, ''), 'Other') || ')') AS ServiceSubcategory,
-  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-  nullif(nullif(SubAccountId, 'Unassigned'), '-2') AS SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Subscription') END AS SubAccountType,
-  CAST(Tags AS JSON) AS Tags,
-  'azure' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-  nullif(ServiceCategory, '') IS NULL AND s.service_category IS NULL AS x_UnmappedService
+-- "Unassigned" and "-2" ids read as null. Its rows are daily: a charge period without an end lasts a day.
+-- focus_native_rows (sp_cloud_0_macros_focus) turns it into FOCUS 1.3 rows in the final SELECT,
+-- which also selects the run's days (a view takes no parameters).
+CREATE OR REPLACE TEMP VIEW native_export_rows AS
+SELECT * REPLACE (
+    lower(BillingAccountId) AS BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName,
+    CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass,
+    lower(nullif(nullif(CommitmentDiscountId, 'Unassigned'), '-2')) AS CommitmentDiscountId,
+    coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
+    CASE WHEN coalesce(ContractedCost, 0) = 0 AND coalesce(EffectiveCost, 0) <> 0 THEN EffectiveCost ELSE coalesce(ContractedCost, BilledCost) END AS ContractedCost,
+    CASE WHEN ChargeCategory = 'Purchase' AND CommitmentDiscountId IS NOT NULL THEN 0 ELSE EffectiveCost END AS EffectiveCost,
+    CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END AS ListCost,
+    -- A zero list price is no price: the list cost over the quantity (focus_unit_price keeps it).
+    CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
+         THEN {org_dataset}.focus_unit_price(CASE WHEN coalesce(ListCost, 0) = 0 THEN coalesce(CASE WHEN coalesce(ContractedCost, 0) = 0 THEN EffectiveCost ELSE ContractedCost END, BilledCost) ELSE ListCost END,
+                                             PricingQuantity, CASE WHEN coalesce(ListUnitPrice, 0) = 0 THEN NULL ELSE CAST(ListUnitPrice AS DOUBLE) END) END AS ListUnitPrice,
+    CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
+    nullif(nullif(ResourceId, 'Unassigned'), '-2') AS ResourceId,
+    nullif(ServiceCategory, '') AS ServiceCategory,
+    nullif(nullif(SubAccountId, 'Unassigned'), '-2') AS SubAccountId
+  ),
+  CAST(NULL AS VARCHAR) AS x_SourceRecordId
 FROM {org_dataset}."azure_cost_details_focus__{credential_id}" f
-LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'azure' AND match = 'resource_type') s
+LEFT JOIN (SELECT key, service_category AS lookup_category, service_subcategory AS lookup_subcategory FROM {org_dataset}.cloud_service_categories WHERE provider = 'azure' AND match = 'resource_type') s
   ON s.key = '|' || lower(f.x_ResourceType);
 
 WITH
@@ -223,6 +208,6 @@ LEFT JOIN {org_dataset}.cloud_azure_resource_types t ON t.resource_type = r.arm_
 
 UNION ALL BY NAME
 
--- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
-SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+-- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'azure', 'Microsoft', 'Microsoft', 'Billing Account', 'Subscription', INTERVAL 1 DAY)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY

@@ -19,41 +19,22 @@ SELECT error('the staged GCP export was replaced by run ' || x_load_run_id || ' 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
--- A native GCP FOCUS export (Google's FOCUS view or the linked FOCUS dataset): kept, with the
--- 1.3 columns it lacks and FOCUS's case-sensitive values (the Google view writes `usage`, `tax`).
--- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
--- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
-CREATE OR REPLACE TEMP VIEW native_focus_rows AS
-SELECT
-  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-  AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Billing Account') AS BillingAccountType,
-  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-  CASE lower(coalesce(ChargeCategory, ChargeType)) WHEN 'usage' THEN 'Usage' WHEN 'purchase' THEN 'Purchase' WHEN 'tax' THEN 'Tax' WHEN 'credit' THEN 'Credit' ELSE 'Adjustment' END AS ChargeCategory,
-  CASE WHEN lower(ChargeClass) = 'correction' THEN 'Correction' END AS ChargeClass, ChargeDescription,
-  CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
-  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
-  CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
-  CASE lower(CommitmentDiscountStatus) WHEN 'used' THEN 'Used' WHEN 'unused' THEN 'Unused' END AS CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
-  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-  coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'Google Cloud') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Google') AS InvoiceIssuerName,
-  coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
-  CASE lower(PricingCategory) WHEN 'standard' THEN 'Standard' WHEN 'on-demand' THEN 'Standard' WHEN 'committed' THEN 'Committed' WHEN 'commitment-based' THEN 'Committed' WHEN 'dynamic' THEN 'Dynamic' WHEN 'other' THEN 'Other' END AS PricingCategory,
-  coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-  coalesce(ProviderName, 'Google Cloud') AS ProviderName, coalesce(PublisherName, 'Google Cloud') AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
-  ResourceId, ResourceName, ResourceType,
-  coalesce(ServiceCategory, s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Google Cloud') AS ServiceProviderName,
-  coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(ServiceCategory, s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
-  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-  SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Project') END AS SubAccountType,
-  CAST(Tags AS JSON) AS Tags,
-  'gcp' AS x_SourceSystem, CAST(NULL AS VARCHAR) AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-  ServiceCategory IS NULL AND s.service_category IS NULL AS x_UnmappedService
+-- A native GCP FOCUS export (Google's FOCUS view or the linked FOCUS dataset), with FOCUS's
+-- case-sensitive values (the Google view writes `usage`, `tax`).
+-- focus_native_rows (sp_cloud_0_macros_focus) turns it into FOCUS 1.3 rows in the final SELECT,
+-- which also selects the run's days (a view takes no parameters).
+CREATE OR REPLACE TEMP VIEW native_export_rows AS
+SELECT * REPLACE (
+    CASE lower(coalesce(ChargeCategory, ChargeType)) WHEN 'usage' THEN 'Usage' WHEN 'purchase' THEN 'Purchase' WHEN 'tax' THEN 'Tax' WHEN 'credit' THEN 'Credit' ELSE 'Adjustment' END AS ChargeCategory,
+    CASE WHEN lower(ChargeClass) = 'correction' THEN 'Correction' END AS ChargeClass,
+    CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
+    CASE lower(CommitmentDiscountStatus) WHEN 'used' THEN 'Used' WHEN 'unused' THEN 'Unused' END AS CommitmentDiscountStatus,
+    CASE lower(PricingCategory) WHEN 'standard' THEN 'Standard' WHEN 'on-demand' THEN 'Standard' WHEN 'committed' THEN 'Committed' WHEN 'commitment-based' THEN 'Committed' WHEN 'dynamic' THEN 'Dynamic' WHEN 'other' THEN 'Other' END AS PricingCategory
+  ),
+  CAST(NULL AS VARCHAR) AS x_SourceRecordId
 FROM {org_dataset}."gcp_billing_export_focus__{credential_id}" f
-LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'gcp' AND match = 'service_name') s ON s.key = lower(f.ServiceName);
+LEFT JOIN (SELECT key, service_category AS lookup_category, service_subcategory AS lookup_subcategory FROM {org_dataset}.cloud_service_categories WHERE provider = 'gcp' AND match = 'service_name') s
+  ON s.key = lower(f.ServiceName);
 
 WITH
 li AS (
@@ -227,6 +208,6 @@ LEFT JOIN (SELECT * FROM {org_dataset}.cloud_regions WHERE provider = 'gcp') g O
 
 UNION ALL BY NAME
 
--- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
-SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+-- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'gcp', 'Google Cloud', 'Google', 'Billing Account', 'Project', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY

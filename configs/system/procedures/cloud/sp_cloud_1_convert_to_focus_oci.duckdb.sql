@@ -20,42 +20,23 @@ SELECT error('the staged OCI report was replaced by run ' || x_load_run_id || ' 
 -- Session scope: the setting ends with this write's connection.
 SET SESSION preserve_insertion_order = false;
 
--- A native OCI FOCUS report: kept, with 1.0-preview names read as their successors and the
--- values FOCUS spells differently (`Usage-based`, an empty PricingCategory).
--- The FOCUS 1.3 value ties are applied, and the run's days selected (a view takes no
--- parameters), by the final SELECT through focus_1_3_tidy (sp_cloud_0_macros_focus).
-CREATE OR REPLACE TEMP VIEW native_focus_rows AS
-SELECT
-  AllocatedMethodId, CAST(AllocatedMethodDetails AS JSON) AS AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName, CAST(AllocatedTags AS JSON) AS AllocatedTags,
-  AvailabilityZone, BilledCost, BillingAccountId, coalesce(BillingAccountName, BillingAccountId) AS BillingAccountName, coalesce(BillingAccountType, 'Subscription') AS BillingAccountType,
-  BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus,
-  coalesce(ChargeCategory, ChargeType) AS ChargeCategory, CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass,
-  ChargeDescription,
-  CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
-  CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + INTERVAL 1 HOUR END AS ChargePeriodEnd, ChargePeriodStart,
-  CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity,
-  coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
-  CommitmentDiscountType, CommitmentDiscountUnit,
-  ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
-  coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, 'Oracle') AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, 'Oracle') AS InvoiceIssuerName,
-  coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
-  CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
-  CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
-  coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-  PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
-  coalesce(ProviderName, 'Oracle') AS ProviderName, coalesce(PublisherName, 'Oracle') AS PublisherName, coalesce(RegionId, RegionName) AS RegionId, coalesce(RegionName, RegionId) AS RegionName,
-  ResourceId, ResourceName, ResourceType,
-  coalesce(ServiceCategory, s.service_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, 'Oracle') AS ServiceProviderName,
-  coalesce(ServiceSubcategory, CASE WHEN s.service_category = coalesce(ServiceCategory, s.service_category) THEN s.service_subcategory END, 'Other (' || coalesce(ServiceCategory, 'Other') || ')') AS ServiceSubcategory,
-  SkuId, SkuMeter, CAST(SkuPriceDetails AS JSON) AS SkuPriceDetails, SkuPriceId,
-  SubAccountId, CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountName, SubAccountId) END AS SubAccountName,
-  CASE WHEN SubAccountId IS NOT NULL THEN coalesce(SubAccountType, 'Tenancy') END AS SubAccountType,
-  CAST(Tags AS JSON) AS Tags,
-  'oci' AS x_SourceSystem, oci_ReferenceNumber AS x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
-  ServiceCategory IS NULL AND s.service_category IS NULL AS x_UnmappedService
+-- A native OCI FOCUS report, with 1.0-preview names read as their successors and the values
+-- FOCUS spells differently (`Usage-based`, an empty PricingCategory); its reference number
+-- identifies the row.
+-- focus_native_rows (sp_cloud_0_macros_focus) turns it into FOCUS 1.3 rows in the final SELECT,
+-- which also selects the run's days (a view takes no parameters).
+CREATE OR REPLACE TEMP VIEW native_export_rows AS
+SELECT * REPLACE (
+    CASE WHEN ChargeClass = 'Correction' OR ChargeSubcategory = 'Refund' THEN 'Correction' END AS ChargeClass,
+    CASE lower(ChargeFrequency) WHEN 'usage-based' THEN 'Usage-Based' WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' END AS ChargeFrequency,
+    coalesce(CommitmentDiscountStatus, CASE ChargeSubcategory WHEN 'Used Commitment' THEN 'Used' WHEN 'Unused Commitment' THEN 'Unused' END) AS CommitmentDiscountStatus,
+    CASE PricingCategory WHEN 'On-Demand' THEN 'Standard' WHEN 'Commitment-Based' THEN 'Committed' ELSE nullif(PricingCategory, '') END AS PricingCategory,
+    coalesce(RegionId, RegionName) AS RegionId
+  ),
+  oci_ReferenceNumber AS x_SourceRecordId
 FROM {org_dataset}."oci_cost_report_focus__{credential_id}" f
-LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'oci' AND match = 'service_code') s ON s.key = lower(f.ServiceName);
+LEFT JOIN (SELECT key, service_category AS lookup_category, service_subcategory AS lookup_subcategory FROM {org_dataset}.cloud_service_categories WHERE provider = 'oci' AND match = 'service_code') s
+  ON s.key = lower(f.ServiceName);
 
 WITH
 li AS (
@@ -159,6 +140,6 @@ LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider =
 
 UNION ALL BY NAME
 
--- The native FOCUS export's rows (native_focus_rows above), tied to what FOCUS 1.3 allows.
-SELECT * FROM {org_dataset}.focus_1_3_tidy('native_focus_rows')
+-- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'oci', 'Oracle', 'Oracle', 'Subscription', 'Tenancy', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
