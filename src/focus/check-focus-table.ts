@@ -31,11 +31,6 @@ export interface CheckFocusTableOptions {
   table: string;
   /** Row filter, e.g. the rows one run wrote; trusted SQL. */
   where?: string;
-  /**
-   * Disjoint filters that together cover the rows (VerifyContext.parts): the check then reads
-   * each part in its own UNION ALL branch, so every warehouse thread takes one.
-   */
-  parts?: readonly string[];
   /** Our provider key; selects the applicability criteria declared in the rule file. */
   provider?: string;
   ruleSet?: FocusRuleSet;
@@ -60,14 +55,7 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
   const described = await sql.all(`DESCRIBE SELECT * FROM ${opts.table}`);
   const order = described.map((r) => String(r.column_name));
   const cols = new ColumnSet(described.map((r) => ({ name: String(r.column_name), type: String(r.column_type), kind: columnKind(String(r.column_type)) })));
-  // With parts, a UNION ALL of them: DuckDB runs the branches on separate threads.
-  const filters = (opts.parts?.length ?? 0) > 1 ? (opts.parts as readonly string[]) : [undefined];
-  const source = `(${filters
-    .map((part) => {
-      const where = [opts.where, part].filter((c) => c !== undefined).map((c) => `(${c})`).join(' AND ');
-      return `SELECT * FROM ${opts.table}${where ? ` WHERE ${where}` : ''}`;
-    })
-    .join(' UNION ALL ')})`;
+  const source = `(SELECT * FROM ${opts.table}${opts.where ? ` WHERE ${opts.where}` : ''})`;
   const focusColumns = new Set(ruleSet.columns);
 
   const results: RuleResult[] = [];

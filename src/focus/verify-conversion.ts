@@ -1,6 +1,6 @@
 import { ProcessorError } from '../shared/errors.ts';
 import type { QualityResult } from '../shared/quality.ts';
-import type { SqlParams, VerifyContext } from '../warehouse/warehouse.ts';
+import { insertedRows, type SqlParams, type VerifyContext } from '../warehouse/warehouse.ts';
 import { checkFocusTable, type RuleResult } from './check-focus-table.ts';
 
 export interface ConversionChecks {
@@ -28,7 +28,7 @@ export interface Reconciliation {
  */
 export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void) {
   return async (context: VerifyContext): Promise<void> => {
-    const rules = await checkFocusTable(context, { table: context.table, where: context.rows, parts: context.parts, provider: checks.provider });
+    const rules = await checkFocusTable(context, { table: insertedRows(context), provider: checks.provider });
     record(rules.map(toQuality));
     const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile, params) : [];
     record(reconciliation);
@@ -67,7 +67,7 @@ async function reconcile(context: VerifyContext, reconciliation: Reconciliation,
     return `SELECT CAST(period AS VARCHAR) AS period, grand, CAST(billed_cost AS VARCHAR) AS billed_cost, CAST(effective_cost AS VARCHAR) AS effective_cost FROM (
       SELECT ${key} AS period, grouping(period) = 1 AS grand, ${total(billed)} AS billed_cost, ${total(effective)} AS effective_cost FROM ${rows} GROUP BY ROLLUP (period))`;
   };
-  const focus = await context.all(totals(`${context.table} WHERE ${context.rows}`, 'BillingPeriodStart', 'BilledCost', 'EffectiveCost'));
+  const focus = await context.all(totals(`${insertedRows(context)} AS inserted`, 'BillingPeriodStart', 'BilledCost', 'EffectiveCost'));
   const native = await context.query(totals(`(${reconciliation.source}) AS source`, 'billing_period_start', 'billed_cost', 'effective_cost'), params);
   const grand = (rows: Record<string, unknown>[]) => rows.find((row) => row.grand === true) ?? {};
   const results = (['billed_cost', 'effective_cost'] as const).map((column) => {

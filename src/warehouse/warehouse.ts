@@ -52,6 +52,15 @@ export interface VerifyContext {
   query(sql: string, params?: SqlParams): Promise<Record<string, unknown>[]>;
 }
 
+/**
+ * The rows a write inserted, as a table expression to read FROM: one UNION ALL branch per part,
+ * so DuckDB scans them on all its threads (see VerifyContext.parts).
+ */
+export function insertedRows(check: Pick<VerifyContext, 'table' | 'rows' | 'parts'>): string {
+  const branches = (check.parts.length > 1 ? check.parts : ['TRUE']).map((part) => `SELECT * FROM ${check.table} WHERE (${check.rows}) AND (${part})`);
+  return `(${branches.join(' UNION ALL ')})`;
+}
+
 /** A partition written from rows produced in TypeScript (API pages), streamed in batches. */
 export interface BatchPartitionWrite extends Omit<PartitionWrite, 'select' | 'setup'> {
   /** The fields of each row that are staged. */

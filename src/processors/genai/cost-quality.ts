@@ -1,5 +1,5 @@
 import type { QualityResult } from '../../shared/quality.ts';
-import type { VerifyContext } from '../../warehouse/warehouse.ts';
+import { insertedRows, type VerifyContext } from '../../warehouse/warehouse.ts';
 
 export interface CostQualityOptions {
   tolerancePercent: number;
@@ -25,7 +25,7 @@ export function costQuality(options: CostQualityOptions) {
       `SELECT coalesce(model, '(no model)') AS model, token_type, pricing_tier, price_status, count(*)::INTEGER AS row_count,
               CAST(sum(consumed_quantity) AS VARCHAR) AS quantity, any_value(consumed_unit) AS unit,
               count(*) FILTER (WHERE billed_cost IS NULL)::INTEGER AS unbilled_rows
-         FROM ${check.table} WHERE ${check.rows} AND price_status NOT IN ('priced', 'no_quantity')
+         FROM ${insertedRows(check)} AS inserted WHERE price_status NOT IN ('priced', 'no_quantity')
         GROUP BY ALL ORDER BY model, token_type, pricing_tier`,
     );
     for (const row of missing) {
@@ -46,7 +46,7 @@ export function costQuality(options: CostQualityOptions) {
               CAST(sum(calculated_cost) FILTER (WHERE source <> 'cost_report') AS DECIMAL(38, 9))::VARCHAR AS estimated,
               count(*) FILTER (WHERE source <> 'cost_report' AND calculated_cost IS NULL)::INTEGER AS unpriced_rows,
               CAST(coalesce(sum(reported_cost), 0) AS DECIMAL(38, 9))::VARCHAR AS billed
-         FROM ${check.table} WHERE ${check.rows} AND cost_source = 'provider_reported'
+         FROM ${insertedRows(check)} AS inserted WHERE cost_source = 'provider_reported'
         GROUP BY ALL ORDER BY model`,
     );
     for (const row of compared) {
@@ -71,7 +71,7 @@ export function costQuality(options: CostQualityOptions) {
 
     const [lost] = await check.all(
       `SELECT count(*)::INTEGER AS row_count, CAST(coalesce(sum(reported_cost), 0) AS DECIMAL(38, 9))::VARCHAR AS amount
-         FROM ${check.table} WHERE ${check.rows} AND reported_cost IS NOT NULL AND reported_cost <> 0 AND NOT focus_eligible`,
+         FROM ${insertedRows(check)} AS inserted WHERE reported_cost IS NOT NULL AND reported_cost <> 0 AND NOT focus_eligible`,
     );
     if (lost && Number(lost.row_count) > 0) {
       results.push({
