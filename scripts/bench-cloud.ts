@@ -11,9 +11,9 @@
  * 2. Runs the AWS pipeline (configs/cloud/aws/cost/billing.yml) end to end in a child process:
  *    the run requested through the engine, staged, converted, FOCUS-checked, reconciled and
  *    reported, on a file-backed DuckDB warehouse; time from run requested to completed.
- * 3. Runs the bare conversion SQL in another child process: the same staged view over the same
- *    file and sp_cloud_1_convert_to_focus_aws's SELECT written into a table of the FOCUS
- *    table's columns and types (lineage aside), nothing else.
+ * 3. Runs the bare conversion SQL in another child process: the pipeline's own staging of the
+ *    same file and sp_cloud_1_convert_to_focus_aws's SELECT inserted into a table of the FOCUS
+ *    table's columns and types (lineage aside), with no engine, lineage or checks.
  * 4. Prints both times, their ratio, rows per second and each process's peak RSS.
  */
 import { execFileSync } from 'node:child_process';
@@ -177,60 +177,53 @@ async function pipelinePhase(opts: Options, file: string): Promise<Record<string
   return { status: run?.status, error: run?.error_message, seconds, steps, focus_rows: Number(written?.n ?? 0), must_failures: failed, peak_rss: process.resourceUsage().maxRSS * 1024 };
 }
 
-/** Child process: the same staged view and conversion SELECT, straight into a table. */
+/**
+ * Child process: the pipeline's own staging (its load_export step, run by the real processor)
+ * and its conversion procedure's statements, through the same warehouse, with the procedure's
+ * SELECT inserted into a table of the FOCUS columns and types; no engine, lineage or checks.
+ */
 async function barePhase(opts: Options, file: string): Promise<Record<string, unknown>> {
-  const { resolveTemplates } = await import('../src/pipelines/templates.ts');
+  const { parse } = await import('yaml');
+  const { resolveTemplates, runVariables } = await import('../src/pipelines/templates.ts');
   const { splitStatements } = await import('../src/warehouse/split-statements.ts');
-  const { loadExportContract } = await import('../src/processors/cloud/export-contract.ts');
-  const { FOCUS_CONTRACT, PROVIDER_EXPORTS } = await import('../src/processors/cloud/export-providers.ts');
-  const { resolveExportFiles } = await import('../src/processors/cloud/export-source.ts');
-  const { emptySelect, normalisedSelect, readerSql } = await import('../src/processors/cloud/export-view.ts');
-  const { referenceViews } = await import('../src/processors/cloud/reference-views.ts');
+  const { billingExport } = await import('../src/processors/cloud/billing-export.ts');
+  const { NotFoundError } = await import('../src/shared/errors.ts');
+  const { silentLogger } = await import('../src/shared/logger.ts');
   const { LINEAGE_FIELDS, loadTableSchema } = await import('../src/warehouse/table-schema.ts');
-  const { columnDefinitions } = await import('../src/warehouse/duckdb/duckdb-warehouse.ts');
+  const { columnDefinitions, openDuckDbWarehouse } = await import('../src/warehouse/duckdb/duckdb-warehouse.ts');
   const dataDir = join(opts.dir, 'bare-data');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  // The storage format the warehouse writes (openDuckDbWarehouse).
-  const instance = await DuckDBInstance.create(join(dataDir, 'bare.duckdb'), { threads: String(opts.threads), memory_limit: opts.memoryLimit, storage_compatibility_version: 'latest' });
-  const connection = await instance.connect();
-  await connection.run("SET TimeZone = 'UTC'");
+  const warehouse = await openDuckDbWarehouse({ path: join(dataDir, 'bare.duckdb'), configsDir: CONFIGS, threads: opts.threads, memoryLimit: opts.memoryLimit });
+  const [startDate, endDate, runId] = ['2026-05-01', '2026-05-31', 'bench'];
+  const variables = runVariables({
+    orgSlug: 'bench', env: 'dev', projectId: 'local', runId, pipelineId: 'aws_cost_billing', credentialId: 'default',
+    startDate, endDate, requestedOn: endDate, parameters: { source_uri: file, format: 'parquet' },
+  });
+  const pipeline = parse(readFileSync(join(CONFIGS, 'cloud', 'aws', 'cost', 'billing.yml'), 'utf8')) as { steps: { step_id: string; config: Record<string, unknown> }[] };
+  const step = (id: string) => resolveTemplates(pipeline.steps.find((s) => s.step_id === id)?.config ?? {}, variables);
+  const context = {
+    orgSlug: 'bench', dataset: 'bench_dev', runId, pipelineId: 'aws_cost_billing', stepId: 'load_export', credentialId: 'default', startDate, endDate, variables,
+    lineage: { orgSlug: 'bench', pipelineId: 'aws_cost_billing', credentialId: 'default', runId, ingestedAt: new Date() },
+    warehouse, configsDir: CONFIGS, providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
+    credentials: { get: async () => { throw new NotFoundError('no credential in the benchmark'); } },
+    recordQuality: () => undefined,
+  };
   const started = performance.now();
-  // The staging the pipeline does: views over the file, the lookup views, the macros.
-  const files = await resolveExportFiles(file, 'parquet', { dialect: 'duckdb', query: async () => [] } as never);
-  const reader = readerSql(files);
-  const columns = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${reader}`)).getRowObjectsJson().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
-  const spec = PROVIDER_EXPORTS.aws;
-  const contract = await loadExportContract(CONFIGS, spec.contract);
-  const focus = await loadExportContract(CONFIGS, FOCUS_CONTRACT);
-  const constants = { x_source_dataset: 'cur', x_load_shape: 'cur' };
-  const select = normalisedSelect({ reader, columns, contract, canonical: true, folds: spec.folds, maps: spec.maps, shape: 'cur', constants });
-  const variables = { org_dataset: 'bench_dev', credential_id: 'default' };
-  const statements = [
-    'CREATE SCHEMA bench_dev',
-    `CREATE VIEW bench_dev."aws_billing_export__default" AS ${select.sql}`,
-    `CREATE VIEW bench_dev."aws_billing_export_focus__default" AS ${emptySelect(focus, constants)}`,
-    `CREATE VIEW bench_dev."aws_billing_export_load__default" AS SELECT 'bench' AS x_load_run_id`,
-    ...referenceViews('bench_dev', join(CONFIGS, 'cloud', 'opendata')),
-    ...splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_0_macros_focus.duckdb.sql'), 'utf8'), variables)),
-    ...splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_0_macros_aws.duckdb.sql'), 'utf8'), variables)),
-  ];
-  for (const sql of statements) await connection.run(sql);
-  // The whole procedure, its last statement (the SELECT the pipeline inserts) written into a table.
-  const procedure = splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', 'cloud', 'sp_cloud_1_convert_to_focus_aws.duckdb.sql'), 'utf8'), variables))
-    .map((sql) => sql.replaceAll('$start_date', "'2026-05-01'").replaceAll('$end_date', "'2026-05-31'").replaceAll('$run_id', "'bench'"));
-  for (const sql of procedure.slice(0, -1)) await connection.run(sql);
+  await billingExport.run(step('load_export') as Parameters<typeof billingExport.run>[0], context);
+  const convert = step('convert_to_focus') as { procedure: string };
+  const procedure = splitStatements(resolveTemplates(readFileSync(join(CONFIGS, 'system', 'procedures', `${convert.procedure}.duckdb.sql`), 'utf8'), variables));
   // The FOCUS table's own columns and types (its money, prices and quantities are DECIMAL, not
   // the DOUBLEs a CREATE TABLE AS would keep), without the lineage columns the pipeline adds.
   const table = await loadTableSchema(CONFIGS, 'focus/cost_data_standard_1_3');
   const fields = table.fields.filter((field) => !LINEAGE_FIELDS.some((lineage) => lineage.name === field.name));
-  await connection.run(`CREATE TABLE bench_dev.focus (${columnDefinitions(fields).join(', ')})`);
-  await connection.run(`INSERT INTO bench_dev.focus BY NAME ${procedure.at(-1) as string}`);
+  await warehouse.runScript(
+    [...procedure.slice(0, -1), `CREATE TABLE bench_dev.focus (${columnDefinitions(fields).join(', ')})`, `INSERT INTO bench_dev.focus BY NAME ${procedure.at(-1) as string}`].map((sql) => ({ sql, params: variables })),
+  );
   const seconds = (performance.now() - started) / 1000;
-  const rows = Number((await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM bench_dev.focus')).getRowObjectsJson()[0]?.n ?? 0);
-  connection.closeSync();
-  instance.closeSync();
-  return { seconds, focus_rows: rows, peak_rss: process.resourceUsage().maxRSS * 1024 };
+  const [count] = await warehouse.query('SELECT count(*)::BIGINT AS n FROM bench_dev.focus');
+  await warehouse.close();
+  return { seconds, focus_rows: Number(count?.n ?? 0), peak_rss: process.resourceUsage().maxRSS * 1024 };
 }
 
 function child(phase: string, opts: Options, file: string): Record<string, unknown> {
