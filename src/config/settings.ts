@@ -12,6 +12,8 @@ export interface Settings {
   readonly port: number;
   readonly dataDir: string;
   readonly configsDir: string;
+  /** Files runs may read: org X reads only below `{sourceRoot}/X/`. */
+  readonly sourceRoot: string;
   readonly databaseUrl: string | undefined;
   readonly rootApiKey: string | undefined;
   /** Cloud KMS key wrapping credential data keys; a local key file under dataDir without it. */
@@ -25,6 +27,9 @@ export interface Settings {
   /** Independent steps of one run executed at once. */
   readonly stepConcurrency: number;
   readonly leaseSeconds: number;
+  /** Run log lines and data-quality results older than this many days are pruned by a periodic sweep. */
+  readonly logRetentionDays: number;
+  readonly qualityRetentionDays: number;
   /** Longest start_date..end_date a run may cover. */
   readonly maxRangeDays: number;
   /** Provider API base URLs from the environment, as the official SDKs read them; a credential's base_url wins. */
@@ -51,13 +56,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     return value;
   };
 
+  const dataDir = resolve(env.PIPELINE_DATA_DIR ?? 'data');
   const settings: Settings = {
     environment,
     env: ENVIRONMENTS[environment] ?? 'dev',
     host: env.HOST ?? '0.0.0.0',
     port: int('PORT', 8001, 0, 65535),
-    dataDir: resolve(env.PIPELINE_DATA_DIR ?? 'data'),
+    dataDir,
     configsDir: resolve(env.PIPELINE_CONFIGS_DIR ?? 'configs'),
+    sourceRoot: resolve(env.PIPELINE_SOURCE_ROOT || resolve(dataDir, 'sources')),
     databaseUrl: env.DATABASE_URL || undefined,
     rootApiKey: env.CA_ROOT_API_KEY || undefined,
     kmsKeyName: env.KMS_KEY_NAME || undefined,
@@ -67,6 +74,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),
     stepConcurrency: int('STEP_CONCURRENCY', 4, 1, 64),
     leaseSeconds: int('RUN_LEASE_SECONDS', 30, 2, 3600),
+    logRetentionDays: int('RUN_LOG_RETENTION_DAYS', 90, 1, 3660),
+    qualityRetentionDays: int('QUALITY_RETENTION_DAYS', 400, 1, 3660),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
     providerBaseUrls: providerBaseUrls(env, problems),
   };
