@@ -2,8 +2,10 @@ import type { Clock } from '../../shared/clock.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Secret } from '../../shared/secret.ts';
-import { applyAuth, type AuthConfig } from './auth.ts';
+import type { AuthConfig } from './auth.ts';
+import { fetchFollowingRedirects } from './follow-redirects.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import { DEFAULT_MAX_BODY_BYTES, readBody } from './read-body.ts';
 import { httpRetryDecision, parseRetryAfter, type AttemptFailure, type HttpRetryPolicy } from './retry-policy.ts';
 
 export interface HttpClientOptions {
@@ -23,8 +25,8 @@ export interface HttpClientOptions {
   logger: Logger;
   /** One request (headers and body) may take this long before it counts as a network error. */
   requestTimeoutMs: number;
-  /** Pages larger than this are refused rather than held in memory. */
-  maxBodyBytes?: number;
+  /** A body (chunked or not) larger than this is abandoned as it arrives, never held whole; 64 MiB by default. */
+  maxBodyBytes?: number | undefined;
   fetch?: typeof fetch;
 }
 
@@ -36,6 +38,7 @@ export interface HttpRequest {
 }
 
 export interface HttpResponse {
+  /** The URL asked for, without the credential (and not the one a redirect led to). */
   url: URL;
   status: number;
   headers: Headers;
@@ -47,8 +50,6 @@ export interface HttpClient {
   json(request: HttpRequest): Promise<HttpResponse>;
 }
 
-const DEFAULT_MAX_BODY = 256 * 1024 * 1024;
-
 /**
  * Requests with the credential, the shared rate limit and the retry policy. Failures become
  * ProcessorErrors whose message names the provider, the path and the provider's own words
@@ -56,27 +57,22 @@ const DEFAULT_MAX_BODY = 256 * 1024 * 1024;
  */
 export function httpClient(options: HttpClientOptions): HttpClient {
   const doFetch = options.fetch ?? fetch;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const scrub = (text: string) => {
     const secret = options.auth?.secret.reveal();
     return secret && secret.length >= 6 ? text.split(secret).join('[redacted]') : text;
   };
 
   async function attempt(request: HttpRequest): Promise<{ ok: true; response: HttpResponse } | { ok: false; failure: AttemptFailure; detail: string; status?: number }> {
-    const url = new URL(request.url);
     const headers = new Headers({ accept: 'application/json', ...options.headers, ...request.headers });
-    if (options.auth) applyAuth(options.auth.config, options.auth.secret, url, headers);
     const timeout = AbortSignal.timeout(options.requestTimeoutMs);
     const signal = AbortSignal.any([options.signal, timeout]);
     let response: Response;
     let text: string;
     try {
-      response = await doFetch(url, { method: request.method ?? 'GET', headers, ...(request.body === undefined ? {} : { body: request.body }), signal, redirect: 'follow' });
-      const length = Number(response.headers.get('content-length') ?? 0);
-      if (length > (options.maxBodyBytes ?? DEFAULT_MAX_BODY)) {
-        await response.body?.cancel();
-        throw new ProcessorError(`${options.provider} sent a ${length}-byte page on ${url.pathname}, more than the ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} allowed`, { retryable: false });
-      }
-      text = await response.text();
+      const outgoing = { url: request.url, method: request.method ?? 'GET', headers, body: request.body } as const;
+      response = await fetchFollowingRedirects(outgoing, { auth: options.auth, provider: options.provider, signal, fetch: doFetch });
+      text = await readBody(response, request.url, options.provider, maxBodyBytes);
     } catch (error) {
       if (options.signal.aborted) throw options.signal.reason;
       if (error instanceof ProcessorError) throw error;
@@ -88,7 +84,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
       return { ok: false, failure: { kind: 'status', status: response.status, retryAfterMs }, detail: scrub(providerMessage(text)), status: response.status };
     }
     try {
-      return { ok: true, response: { url, status: response.status, headers: response.headers, body: text.length === 0 ? null : JSON.parse(text) } };
+      return { ok: true, response: { url: request.url, status: response.status, headers: response.headers, body: text.length === 0 ? null : JSON.parse(text) } };
     } catch {
       // A body cut off mid-way (a dropped connection behind a proxy) parses as broken JSON.
       const message = `the body is not complete JSON (${text.length} bytes)`;

@@ -15,7 +15,7 @@ export interface HttpDeps {
   fetch?: typeof fetch;
 }
 
-/** The `rate_limit`, `retry` and `request_timeout_seconds` fields every API step config may set. */
+/** The `rate_limit`, `retry`, `request_timeout_seconds` and `max_page_mib` fields every API step config may set. */
 export const HttpTuningSchema = {
   rate_limit: Type.Optional(
     Type.Object(
@@ -35,6 +35,7 @@ export const HttpTuningSchema = {
     ),
   ),
   request_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+  max_page_mib: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'a response body larger than this is refused as it arrives (64 MiB by default)' })),
 };
 const TuningObject = Type.Object(HttpTuningSchema);
 export type HttpTuning = Static<typeof TuningObject>;
@@ -81,6 +82,7 @@ export function clientFor(deps: HttpDeps, target: ClientFor): HttpClient {
     signal: target.signal,
     logger: target.logger,
     requestTimeoutMs: (tuning.request_timeout_seconds ?? 60) * 1000,
+    maxBodyBytes: tuning.max_page_mib === undefined ? undefined : tuning.max_page_mib * 1024 * 1024,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
 }
