@@ -2,7 +2,7 @@ import type { Settings } from '../config/settings.ts';
 import type { CredentialService } from '../credentials/credentials.ts';
 import type { PipelineConfig, StepConfig } from '../pipelines/config-schema.ts';
 import type { PipelineRegistry } from '../pipelines/registry.ts';
-import { resolveTemplates, runVariables } from '../pipelines/templates.ts';
+import { resolveStepConfig, runVariables } from '../pipelines/templates.ts';
 import type { ProcessorRegistry } from '../processors/registry.ts';
 import type { ProcessorContext } from '../processors/types.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -77,7 +77,8 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
     let variables: Record<string, string>;
     try {
       variables = variablesOf(deps, run);
-      steps = pipeline.steps.map((step, i) => ({ ...step, config: resolveTemplates(step.config ?? {}, variables, `steps[${i}].config`) }));
+      // SQL fields of a step's config (its schema's sqlText()) take only the service's identifiers, never a run parameter.
+      steps = pipeline.steps.map((step, i) => ({ ...step, config: resolveStepConfig(step.config ?? {}, deps.processors.get(step.ps_type)?.configSchema, variables, `steps[${i}].config`) }));
     } catch (error) {
       return await finish('failed', 'validation failed', `validating: ${errorMessage(error)}`);
     }

@@ -1,3 +1,5 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Type, type StringOptions } from '@sinclair/typebox';
 import { addDays } from '../shared/clock.ts';
 import { InputError } from '../shared/errors.ts';
 
@@ -71,4 +73,115 @@ function resolveString(text: string, variables: Record<string, string>, path: st
     }
     return found;
   });
+}
+
+/**
+ * The only variables SQL text may name as templates: the service's own identifiers and the run's
+ * validated dates, never a caller's run parameter (those are bound as `$name`). org_slug is a
+ * slug, env and project_id come from the settings, credential_id is held to [A-Za-z0-9_-]{1,64}
+ * at admission, run_id is generated, and the dates are validated days.
+ */
+export const SQL_IDENTIFIERS = ['org_slug', 'env', 'org_dataset', 'project_id', 'credential_id', 'pipeline_id', 'run_id', 'date', 'start_date', 'end_date', 'year', 'month', 'day', 'today', 'yesterday'] as const;
+export type SqlIdentifierName = (typeof SQL_IDENTIFIERS)[number];
+
+declare const sqlIdentifiersBrand: unique symbol;
+/** The identifier variables of a run, and nothing else: the one input SQL templates accept. */
+export type SqlIdentifiers = { readonly [K in SqlIdentifierName]: string } & { readonly [sqlIdentifiersBrand]: true };
+
+/** A spliced value can never close a quote, open a comment or end a statement, whatever its source. */
+const SAFE_IDENTIFIER_VALUE = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The identifiers of a run's variables (as `runVariables` builds them, where built-ins win over
+ * parameters of the same name). Run parameters are not copied, so no SQL template can reach them.
+ */
+export function sqlIdentifiers(variables: Readonly<Record<string, string>>): SqlIdentifiers {
+  const picked: Record<string, string> = {};
+  for (const name of SQL_IDENTIFIERS) {
+    const value = variables[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return Object.freeze(picked) as SqlIdentifiers;
+}
+
+/**
+ * Resolves the templates of SQL text (a procedure file, a step's query) with the run's
+ * identifiers only. A template naming anything else, a run parameter above all, is an error
+ * telling the author to bind it: the value would otherwise become SQL.
+ */
+export function resolveSqlTemplates(sql: string, identifiers: SqlIdentifiers, where: string): string {
+  const refused = new Set<string>();
+  const resolved = sql.replace(TEMPLATE, (match, a?: string, b?: string, c?: string) => {
+    const name = (a ?? b ?? c) as string;
+    if (!(SQL_IDENTIFIERS as readonly string[]).includes(name)) {
+      refused.add(name);
+      return match;
+    }
+    const value = identifiers[name as SqlIdentifierName] as string | undefined;
+    if (value === undefined) throw new InputError(`SQL in ${where} names {${name}}, which this run has no value for`, { field: name });
+    if (!SAFE_IDENTIFIER_VALUE.test(value)) throw new InputError(`SQL in ${where} names {${name}}, whose value is not an identifier (letters, digits, _ and - only)`, { field: name });
+    return value;
+  });
+  if (refused.size > 0) {
+    const names = [...refused];
+    throw new InputError(
+      `SQL in ${where} names ${names.map((name) => `{${name}}`).join(', ')} as a template: only the service's identifiers (${SQL_IDENTIFIERS.join(', ')}) are spliced into SQL text; bind a value as a parameter instead: ${names.map((name) => `$${name}`).join(', ')}`,
+      { field: names[0] },
+    );
+  }
+  return resolved;
+}
+
+/** Marks a config field as SQL text: its templates resolve with the identifiers only (resolveStepConfig). */
+const SQL_TEXT = 'x-sql-text';
+
+/** The schema of a step config field holding SQL (a query, a reconciliation's SELECT). */
+export function sqlText(options: StringOptions = {}) {
+  return Type.String({ minLength: 1, ...options, [SQL_TEXT]: true });
+}
+
+/**
+ * Resolves a step's config: fields its processor's schema marks as SQL text (`sqlText()`) with
+ * the run's identifiers only, every other field (a format, a source URI, a procedure's bound
+ * `parameters`) with every variable, run parameters included.
+ */
+export function resolveStepConfig<T>(config: T, schema: TSchema | undefined, variables: Record<string, string>, path = 'config'): T {
+  let identifiers: SqlIdentifiers | undefined;
+  const unknown: string[] = [];
+  const visit = (value: unknown, schemas: TSchema[], at: string): unknown => {
+    if (typeof value === 'string') {
+      if (!schemas.some((candidate) => candidate[SQL_TEXT] === true)) return resolveString(value, variables, at, unknown);
+      identifiers ??= sqlIdentifiers(variables);
+      return resolveSqlTemplates(value, identifiers, at);
+    }
+    if (Array.isArray(value)) return value.map((item, i) => visit(item, schemas.flatMap((candidate) => childSchemas(candidate, undefined)), `${at}[${i}]`));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, visit(item, schemas.flatMap((candidate) => childSchemas(candidate, key)), `${at}.${key}`)]));
+    }
+    return value;
+  };
+  const resolved = visit(config, schema ? alternatives(schema) : [], path);
+  if (unknown.length > 0) throw new InputError(`Unknown template variable${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { field: unknown[0] });
+  return resolved as T;
+}
+
+/** The schemas a value may match: the members of a union, flattened. */
+function alternatives(schema: TSchema): TSchema[] {
+  const members = (schema.anyOf ?? schema.oneOf ?? schema.allOf) as TSchema[] | undefined;
+  return members ? members.flatMap(alternatives) : [schema];
+}
+
+/** The schemas of a property (`key`) or of an array's items (no key). */
+function childSchemas(schema: TSchema, key: string | undefined): TSchema[] {
+  const found: TSchema[] = [];
+  if (key === undefined) {
+    const items = schema.items as TSchema | TSchema[] | undefined;
+    if (items) found.push(...(Array.isArray(items) ? items : [items]));
+  } else {
+    const property = (schema.properties as Record<string, TSchema> | undefined)?.[key];
+    if (property) found.push(property);
+    for (const pattern of Object.values((schema.patternProperties as Record<string, TSchema> | undefined) ?? {})) found.push(pattern);
+    if (typeof schema.additionalProperties === 'object') found.push(schema.additionalProperties as TSchema);
+  }
+  return found.flatMap(alternatives);
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { resolveTemplates } from '../../pipelines/templates.ts';
+import { resolveSqlTemplates, sqlIdentifiers } from '../../pipelines/templates.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import { defineProcessor, type Processor } from '../types.ts';
 import { ensureGenaiTables } from './genai-tables.ts';
@@ -102,7 +102,7 @@ export function paygCost(): Processor {
           runDates: { start: context.startDate, end: context.endDate },
           columns: STAGED,
           batches: chunks(staged, 5000),
-          select: { sql: resolveTemplates(script, context.variables, PROCEDURE), params: context.variables },
+          select: { sql: resolveSqlTemplates(script, sqlIdentifiers(context.variables), PROCEDURE), params: context.variables },
           runDateColumn: 'usage_date',
           verify: async (check) => context.recordQuality(await quality(check)),
         },

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { sqlText } from '../../pipelines/templates.ts';
 import { defineProcessor } from '../types.ts';
 
 const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
@@ -6,7 +7,8 @@ const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
 /**
  * A SQL transform within the org's dataset into a target table (the seeds'
  * generic.local_bq_transformer). The query names tables as `{org_dataset}.table` and takes
- * values as bound parameters (`$start_date`, `$org_slug`, any run parameter), never spliced in.
+ * values as bound parameters (`$start_date`, `$org_slug`, any run parameter), never spliced in:
+ * the query is SQL text (`sqlText`), so a template naming a run parameter fails the run.
  */
 export const localBqTransformer = defineProcessor({
   type: 'generic.local_bq_transformer',
@@ -15,7 +17,7 @@ export const localBqTransformer = defineProcessor({
     {
       target_table: Identifier,
       schema: Type.String({ pattern: '^[a-z0-9_]+(/[a-z0-9_]+)*$', description: 'table schema file under configs/schemas, without .json' }),
-      query: Type.String({ minLength: 1 }),
+      query: sqlText({ description: 'a SELECT; templates name only the service’s identifiers ({org_dataset}), values are $parameters' }),
       run_date_column: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
     },
     { additionalProperties: false },

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { verifyConversion } from '../../focus/verify-conversion.ts';
-import { resolveTemplates } from '../../pipelines/templates.ts';
+import { resolveSqlTemplates, sqlIdentifiers, sqlText } from '../../pipelines/templates.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
 import type { SqlParams } from '../../warehouse/warehouse.ts';
@@ -13,7 +13,8 @@ const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
 /**
  * Runs a named procedure from `configs/system/procedures/{domain}/{name}.{dialect}.sql`.
  * DuckDB has no stored procedures, so a procedure is a parameterised SQL script per dialect:
- * `{org_dataset}`-style templates for identifiers, `$name` parameters for values.
+ * `{org_dataset}`-style templates for the service's identifiers only (resolveSqlTemplates
+ * refuses any other name), `$name` parameters for values, run parameters included.
  *
  * With `target_table`, the script's last statement is a SELECT of the output rows, written
  * with lineage and partition replace, and the statements before it run in the same
@@ -36,7 +37,7 @@ export const procedureExecutor = defineProcessor({
             reconcile: Type.Optional(
               Type.Object(
                 {
-                  source: Type.String({ minLength: 1, description: 'SELECT of the source rows (or subtotals): billed_cost, effective_cost, and billing_period_start when per_billing_period' }),
+                  source: sqlText({ description: 'SELECT of the source rows (or subtotals): billed_cost, effective_cost, and billing_period_start when per_billing_period' }),
                   per_billing_period: Type.Optional(Type.Boolean({ description: 'reconcile BilledCost per BillingPeriodStart too' })),
                 },
                 { additionalProperties: false },
@@ -55,7 +56,7 @@ export const procedureExecutor = defineProcessor({
     const script = await readFile(file, 'utf8').catch((cause: unknown) => {
       throw new ProcessorError(`procedure ${config.procedure} has no ${warehouse.dialect} version (${file})`, { retryable: false, cause });
     });
-    const statements = splitStatements(resolveTemplates(script, context.variables, config.procedure));
+    const statements = splitStatements(resolveSqlTemplates(script, sqlIdentifiers(context.variables), config.procedure));
     const params: SqlParams = { ...context.variables, ...config.parameters };
     const bound = statements.map((sql) => ({ sql, params }));
 
