@@ -27,6 +27,8 @@ export interface Settings {
   /** Independent steps of one run executed at once. */
   readonly stepConcurrency: number;
   readonly leaseSeconds: number;
+  /** How long a timed-out or cancelled step's processor gets to stop before the step is failed without a retry. */
+  readonly stepStopGraceSeconds: number;
   /** Run log lines and data-quality results older than this many days are pruned by a periodic sweep. */
   readonly logRetentionDays: number;
   readonly qualityRetentionDays: number;
@@ -74,6 +76,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),
     stepConcurrency: int('STEP_CONCURRENCY', 4, 1, 64),
     leaseSeconds: int('RUN_LEASE_SECONDS', 30, 2, 3600),
+    stepStopGraceSeconds: int('STEP_STOP_GRACE_SECONDS', 30, 1, 3600),
     logRetentionDays: int('RUN_LOG_RETENTION_DAYS', 90, 1, 3660),
     qualityRetentionDays: int('QUALITY_RETENTION_DAYS', 400, 1, 3660),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),

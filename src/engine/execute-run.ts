@@ -8,10 +8,11 @@ import type { ProcessorContext } from '../processors/types.ts';
 import type { Clock } from '../shared/clock.ts';
 import { errorMessage, ProcessorError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Claim, ExecutionStore } from '../store/executions.ts';
+import { LeaseLostError, type Claim, type ExecutionStore } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 import type { QualityResult } from '../shared/quality.ts';
+import { fencedWarehouse } from './fenced-warehouse.ts';
 import { retryDecision } from './retry-policy.ts';
 import { createRunLog } from './run-log.ts';
 
@@ -24,7 +25,7 @@ export interface EngineDeps {
   credentials: CredentialService;
   clock: Clock;
   logger: Logger;
-  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'stepConcurrency' | 'providerBaseUrls'>;
+  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls'>;
 }
 
 /** Why a run's signal was aborted from outside its steps. */
@@ -40,6 +41,7 @@ export class RunInterrupted extends Error {
 const MAX_CLAIMS = 3;
 const DEFAULT_TIMEOUT_SECONDS = 3600;
 
+
 /**
  * Executes one claimed run to its end (FR-PIP-001 steps 6-9): validating, then the steps in
  * `depends_on` order, then the final status with the slot released. `signal` aborts on
@@ -49,7 +51,7 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
   const { executions, clock } = deps;
   const run = await deps.runs.get(claim.org_slug, claim.run_id);
   if (!run) return;
-  const runLog = createRunLog({ executions, orgSlug: run.org_slug, runId: run.run_id, processLogger: deps.logger });
+  const runLog = createRunLog({ executions, claim, processLogger: deps.logger });
   const log = runLog.logger;
   let status: RunStatus = run.status;
   const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
@@ -86,8 +88,9 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
     if (missing) return await finish('failed', 'validation failed', `validating: ${missing}`);
 
     await move('running', 'validated');
-    await executions.initSteps(run.org_slug, run.run_id, steps.map(({ step_id, ps_type }) => ({ step_id, ps_type })));
-    const outcome = await runSteps({ deps, run, pipeline, steps, variables, log, signal });
+    await executions.initSteps(claim, steps.map(({ step_id, ps_type }) => ({ step_id, ps_type })));
+    const warehouse = fencedWarehouse({ warehouse: deps.warehouse, executions, claim, clock, logger: log });
+    const outcome = await runSteps({ deps, claim, warehouse, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
       const reason = signal.reason instanceof RunInterrupted ? signal.reason : undefined;
       if (reason?.kind === 'lease_lost') return; // another worker owns the run now; it writes the end
@@ -96,7 +99,10 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
     if (outcome.error) return await finish('failed', 'a step failed', outcome.error, outcome.records);
     await finish('completed', 'all steps completed', undefined, outcome.records);
   } catch (error) {
-    if (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost') return;
+    if (error instanceof LeaseLostError || (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost')) {
+      deps.logger.warn({ run_id: run.run_id, claims: claim.claims }, 'run lost to another worker; this worker writes nothing more');
+      return;
+    }
     deps.logger.error({ err: error, run_id: run.run_id }, 'run execution failed');
     await finish('failed', 'engine error', `engine: ${errorMessage(error)}`).catch((finishError: unknown) => deps.logger.error({ err: finishError }, 'could not record the run end'));
   } finally {
@@ -131,6 +137,9 @@ function variablesOf(deps: EngineDeps, run: Run): Record<string, string> {
 
 interface StepsInput {
   deps: EngineDeps;
+  claim: Claim;
+  /** The run's partition-locking, claim-fenced view of the warehouse. */
+  warehouse: Warehouse;
   run: Run;
   pipeline: PipelineConfig;
   steps: StepConfig[];
@@ -141,10 +150,14 @@ interface StepsInput {
 
 /**
  * Runs the DAG: a step starts once all it depends on completed, up to `stepConcurrency` at a
- * time; a failed step skips its dependants, while independent branches run to their end.
+ * time; a failed step skips its dependants, while independent branches run to their end. A
+ * step that finds the run lost to another worker stops the others and writes nothing more.
  */
 async function runSteps(input: StepsInput): Promise<{ records: number; error?: string }> {
-  const { deps, run, steps, signal } = input;
+  const { deps, steps } = input;
+  const lost = new AbortController();
+  const signal = AbortSignal.any([input.signal, lost.signal]);
+  const stepInput = { ...input, signal };
   const state = new Map<string, StepStatus>(steps.map((step) => [step.step_id, 'pending']));
   const running = new Map<string, Promise<void>>();
   let records = 0;
@@ -155,58 +168,70 @@ async function runSteps(input: StepsInput): Promise<{ records: number; error?: s
 
   for (;;) {
     for (const step of steps) {
-      if (state.get(step.step_id) !== 'pending') continue;
+      if (state.get(step.step_id) !== 'pending' || lost.signal.aborted) continue;
       const blocker = blockedBy(step);
       if (signal.aborted) {
         state.set(step.step_id, 'cancelled');
-        await deps.executions.updateStep(run.org_slug, run.run_id, step.step_id, { status: 'cancelled' });
+        await deps.executions.updateStep(input.claim, step.step_id, { status: 'cancelled' });
       } else if (blocker) {
         state.set(step.step_id, 'skipped');
-        await deps.executions.updateStep(run.org_slug, run.run_id, step.step_id, { status: 'skipped', error_message: `skipped: ${blocker} did not complete` });
+        await deps.executions.updateStep(input.claim, step.step_id, { status: 'skipped', error_message: `skipped: ${blocker} did not complete` });
         input.log.warn({ step_id: step.step_id, blocked_by: blocker }, 'step skipped');
       } else if (ready(step) && running.size < deps.settings.stepConcurrency) {
         state.set(step.step_id, 'running');
-        const task = runStep(input, step).then((result) => {
-          state.set(step.step_id, result.status);
-          records += result.records;
-          if (result.status === 'failed' && firstError === undefined) firstError = result.error;
-          running.delete(step.step_id);
-        });
+        const task = runStep(stepInput, step)
+          .then(
+            (result) => {
+              state.set(step.step_id, result.status);
+              records += result.records;
+              if (result.status === 'failed' && firstError === undefined) firstError = result.error;
+            },
+            (error: unknown) => {
+              state.set(step.step_id, 'cancelled');
+              if (!lost.signal.aborted) lost.abort(error instanceof LeaseLostError ? error : new LeaseLostError(errorMessage(error)));
+            },
+          )
+          .finally(() => running.delete(step.step_id));
         running.set(step.step_id, task);
       }
     }
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
+  if (lost.signal.aborted) throw lost.signal.reason;
   return firstError === undefined ? { records } : { records, error: firstError };
 }
 
+/**
+ * One step with its retries. Only a LeaseLostError (or an error storing the step) rejects;
+ * every processor outcome is a step status.
+ */
 async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: StepStatus; records: number; error?: string }> {
-  const { deps, run, signal } = input;
+  const { deps, run, signal, claim } = input;
   const { executions, clock } = deps;
   const processor = deps.processors.get(step.ps_type);
   const log = input.log.child({ step_id: step.step_id });
   const policy = { maxAttempts: step.retry?.max_attempts ?? 1, backoffSeconds: step.retry?.backoff_seconds ?? 5 };
   const timeoutSeconds = step.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
   const startedAt = clock.now();
-  const update = (fields: Parameters<ExecutionStore['updateStep']>[3]) => executions.updateStep(run.org_slug, run.run_id, step.step_id, fields);
+  // Quality results of the last attempt only: an earlier attempt's findings were rolled back with its write.
+  let quality: QualityResult[] = [];
   const end = async (status: StepStatus, records: number, error?: string, result?: Record<string, unknown>) => {
     const endedAt = clock.now();
-    await update({ status, ended_at: endedAt, duration_ms: endedAt.getTime() - startedAt.getTime(), records_processed: records, error_message: error ?? null, ...(result ? { result } : {}) });
+    const update = { status, ended_at: endedAt, duration_ms: endedAt.getTime() - startedAt.getTime(), records_processed: records, error_message: error ?? null, ...(result ? { result } : {}) };
+    await executions.endStep(claim, step.step_id, update, quality);
     return error === undefined ? { status, records } : { status, records, error };
   };
   if (!processor) return end('failed', 0, `${step.ps_type}: no such processor`);
 
-  // Quality results of the last attempt only: an earlier attempt's findings were rolled back with its write.
-  let quality: QualityResult[] = [];
-  const storeQuality = () => executions.recordQuality(run.org_slug, run.run_id, step.step_id, quality);
   for (let attempt = 1; ; attempt++) {
     quality = [];
-    await update({ status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
+    await executions.updateStep(claim, step.step_id, { status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
     log.info({ ps_type: step.ps_type, attempt }, 'step started');
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new ProcessorError(`step ${step.step_id} timed out after ${timeoutSeconds}s`, { retryable: true })), timeoutSeconds * 1000);
     const stepSignal = AbortSignal.any([signal, timeout.signal]);
+    let work: Promise<unknown> | undefined;
     try {
       const context: ProcessorContext = {
         orgSlug: run.org_slug,
@@ -219,26 +244,39 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         endDate: input.variables.end_date as string,
         variables: input.variables,
         lineage: { orgSlug: run.org_slug, pipelineId: run.pipeline_id, credentialId: input.variables.credential_id as string, runId: run.run_id, ingestedAt: clock.now() },
-        warehouse: deps.warehouse,
+        warehouse: input.warehouse,
         configsDir: deps.settings.configsDir,
+        sourceRoot: deps.settings.sourceRoot,
         providerBaseUrls: deps.settings.providerBaseUrls,
         logger: log,
         signal: stepSignal,
         recordQuality: (results) => quality.push(...results),
         credentials: deps.credentials.accessFor(run.org_slug, input.variables.credential_id as string),
       };
-      const result = await untilAborted(processor.run(step.config ?? {}, context), stepSignal);
+      const running = processor.run(step.config ?? {}, context);
+      work = running;
+      const result = await untilAborted(running, stepSignal);
       log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');
-      await storeQuality();
       return await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details });
     } catch (caught) {
-      if (signal.aborted) return end('cancelled', 0, 'cancelled while running');
+      if (caught instanceof LeaseLostError) throw caught;
+      // An aborted processor is waited for (DuckDB interrupts its statement, fetch its request):
+      // nothing of this attempt may still run when the next one starts, or when the run ends.
+      const graceSeconds = deps.settings.stepStopGraceSeconds;
+      if (work && !(await settled(work, graceSeconds * 1000))) {
+        const message = `${step.ps_type}: did not stop within ${graceSeconds}s of being ${signal.aborted ? 'cancelled' : 'timed out'}; not retried`;
+        log.error({ attempt }, message);
+        return end(signal.aborted ? 'cancelled' : 'failed', 0, message);
+      }
+      if (signal.aborted) {
+        if (signal.reason instanceof LeaseLostError || (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost')) throw new LeaseLostError('the run was taken over by another worker');
+        return end('cancelled', 0, 'cancelled while running');
+      }
       const error = timeout.signal.aborted ? timeout.signal.reason : caught;
       const decision = retryDecision(attempt, error, policy);
       const message = `${step.ps_type}: ${errorMessage(error)}`;
       if (!decision.retry) {
         log.error({ attempt, error: message }, 'step failed');
-        await storeQuality();
         return end('failed', 0, message);
       }
       log.warn({ attempt, error: message, retry_in_ms: decision.delayMs }, 'step attempt failed, retrying');
@@ -261,4 +299,12 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** Whether `work` ends (either way) within `ms`. */
+async function settled(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([work.then(() => true, () => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return ended;
 }

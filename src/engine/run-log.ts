@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { ExecutionStore, NewLogLine } from '../store/executions.ts';
+import { LeaseLostError, type Claim, type ExecutionStore, type NewLogLine } from '../store/executions.ts';
 import { REDACT, type Logger } from '../shared/logger.ts';
 
 const LEVELS: Record<number, NewLogLine['level']> = { 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'error' };
@@ -11,7 +11,8 @@ const PINO_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service',
  * control plane (run_logs), batched, and echoed to the process log. Redaction happens in
  * pino before a line is stored, so a secret never reaches either.
  */
-export function createRunLog(options: { executions: ExecutionStore; orgSlug: string; runId: string; processLogger: Logger; flushMs?: number }) {
+export function createRunLog(options: { executions: ExecutionStore; claim: Claim; processLogger: Logger; flushMs?: number }) {
+  const { org_slug: orgSlug, run_id: runId } = options.claim;
   let buffer: NewLogLine[] = [];
   let flushing: Promise<void> = Promise.resolve();
   const sink = new Writable({
@@ -27,20 +28,22 @@ export function createRunLog(options: { executions: ExecutionStore; orgSlug: str
           message: String(entry.msg ?? ''),
           fields: Object.keys(fields).length > 0 ? fields : undefined,
         });
-        options.processLogger[LEVELS[entry.level as number] ?? 'info']({ ...fields, org_slug: options.orgSlug, run_id: options.runId, step_id: entry.step_id }, String(entry.msg ?? ''));
+        options.processLogger[LEVELS[entry.level as number] ?? 'info']({ ...fields, org_slug: orgSlug, run_id: runId, step_id: entry.step_id }, String(entry.msg ?? ''));
       }
       done();
     },
   });
   const logger: Logger = pino(
-    { level: 'debug', base: { org_slug: options.orgSlug, run_id: options.runId }, redact: REDACT },
+    { level: 'debug', base: { org_slug: orgSlug, run_id: runId }, redact: REDACT },
     sink,
   );
   const flush = () => {
     const lines = buffer;
     buffer = [];
-    flushing = flushing.then(() => options.executions.appendLogs(options.orgSlug, options.runId, lines)).catch((error: unknown) => {
-      options.processLogger.error({ err: error, run_id: options.runId }, 'run log lines could not be stored');
+    flushing = flushing.then(() => options.executions.appendLogs(options.claim, lines)).catch((error: unknown) => {
+      // A worker that lost the run stores nothing more; its lines stay in the process log.
+      if (error instanceof LeaseLostError) options.processLogger.warn({ run_id: runId, lines: lines.length }, 'run log lines dropped: the run is held by another worker');
+      else options.processLogger.error({ err: error, run_id: runId }, 'run log lines could not be stored');
     });
     return flushing;
   };

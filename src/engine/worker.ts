@@ -48,7 +48,7 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
       do {
         again = false;
         while (!stopped && active.size < options.concurrency) {
-          const claim = await deps.executions.claim(id, deps.clock.now(), options.leaseMs);
+          const claim = await deps.executions.claim(id, options.leaseMs);
           if (!claim) break;
           const task = execute(claim).finally(() => {
             active.delete(task);
@@ -66,13 +66,19 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
 
   async function execute(claim: NonNullable<Awaited<ReturnType<EngineDeps['executions']['claim']>>>): Promise<void> {
     const controller = new AbortController();
+    // The lease is extended from the database's clock; this worker only knows when it last
+    // succeeded. Past a lease without a successful heartbeat, another worker may hold the run,
+    // so this one stops its steps (their writes are fenced anyway).
+    let lastHeld = performance.now();
     const heartbeat = setInterval(async () => {
       try {
-        const beat = await deps.executions.heartbeat(claim, deps.clock.now(), options.leaseMs);
+        const beat = await deps.executions.heartbeat(claim, options.leaseMs);
         if (!beat.held) controller.abort(new RunInterrupted('lease_lost', 'the run was taken over by another worker'));
         else if (beat.cancelRequested) controller.abort(new RunInterrupted('cancelled', 'cancel requested'));
+        if (beat.held) lastHeld = performance.now();
       } catch (error) {
         log.warn({ err: error, run_id: claim.run_id }, 'heartbeat failed');
+        if (performance.now() - lastHeld > options.leaseMs) controller.abort(new RunInterrupted('lease_lost', 'no heartbeat succeeded within the lease'));
       }
     }, heartbeatMs);
     try {

@@ -14,6 +14,7 @@ import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import { executionStore, type ExecutionStore } from '../store/executions.ts';
+import { maintenanceStore, type MaintenanceStore } from '../store/maintenance.ts';
 import { openControlPlane, type ControlPlane } from '../store/open-control-plane.ts';
 import { orgStore, type OrgStore, type PlanLimits } from '../store/orgs.ts';
 import { runStore, type RunStore } from '../store/runs.ts';
@@ -31,6 +32,7 @@ export interface App {
   orgs: OrgStore;
   runs: RunStore;
   executions: ExecutionStore;
+  maintenance: MaintenanceStore;
   requests: RunRequests;
   credentials: CredentialService;
   /** Present in processes that execute runs. */
@@ -98,6 +100,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     orgs: orgStore(db),
     runs,
     executions,
+    maintenance: maintenanceStore(db),
     requests,
     credentials,
     warehouse,

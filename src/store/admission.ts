@@ -17,16 +17,15 @@ interface LockedSubscription {
 }
 
 /**
- * FR-PIP-001 steps 2-4 and NFR-PIP-001 in one transaction: subscription status, healing of
- * stale slots, reservation of the daily / monthly / concurrent quota by one conditional
- * UPDATE, then the run inserted as `pending` and enqueued. On any refusal the transaction
+ * FR-PIP-001 steps 2-4 and NFR-PIP-001 in one transaction: subscription status, reservation
+ * of the daily / monthly / concurrent quota by one conditional UPDATE, then the run inserted as `pending` and enqueued. On any refusal the transaction
  * rolls back, so nothing is reserved.
  */
 export async function admitRun(db: Db, run: NewRun): Promise<void> {
   const day = run.created_at.toISOString().slice(0, 10);
   const month = `${day.slice(0, 7)}-01`;
   await db.transaction(async (tx) => {
-    // The row lock serialises admissions of one org, so the heal below counts exactly.
+    // The row lock serialises admissions of one org, so a heal counts exactly.
     const [locked] = await tx.query<LockedSubscription>(
       `SELECT status, daily_limit, monthly_limit, concurrent_limit, running_count,
               CASE WHEN quota_day = $2::date THEN runs_today ELSE 0 END AS runs_today,
@@ -37,23 +36,11 @@ export async function admitRun(db: Db, run: NewRun): Promise<void> {
     if (!locked) throw new NotAllowedError(`Organization ${run.org_slug} has no subscription`);
     if (!RUNNABLE.has(locked.status)) throw new NotAllowedError(`Organization subscription is ${locked.status}`);
 
-    await healSlots(tx, run.org_slug);
-    const reserved = await tx.query(
-      `UPDATE subscriptions SET
-          runs_today = CASE WHEN quota_day = $2::date THEN runs_today + 1 ELSE 1 END,
-          quota_day = $2::date,
-          runs_this_month = CASE WHEN quota_month = $3::date THEN runs_this_month + 1 ELSE 1 END,
-          quota_month = $3::date,
-          running_count = running_count + 1,
-          updated_at = now()
-        WHERE org_slug = $1
-          AND running_count < concurrent_limit
-          AND (quota_day <> $2::date OR runs_today < daily_limit)
-          AND (quota_month <> $3::date OR runs_this_month < monthly_limit)
-        RETURNING org_slug`,
-      [run.org_slug, day, month],
-    );
-    if (reserved.length === 0) {
+    let reserved = await reserve(tx, run.org_slug, day, month);
+    // Slot counters are kept exact by the transitions that change them; a repair runs only
+    // when a request is about to be refused for concurrency (and on the periodic sweep).
+    if (!reserved && locked.running_count >= locked.concurrent_limit && (await healSlots(tx, run.org_slug))) reserved = await reserve(tx, run.org_slug, day, month);
+    if (!reserved) {
       const [current] = await tx.query<{ running_count: number }>('SELECT running_count FROM subscriptions WHERE org_slug = $1', [run.org_slug]);
       throw quotaError({ ...locked, running_count: current?.running_count ?? locked.running_count }, run.created_at);
     }
@@ -62,23 +49,46 @@ export async function admitRun(db: Db, run: NewRun): Promise<void> {
   });
 }
 
+/** Reserves one run against the daily, monthly and concurrent limits in one conditional UPDATE. */
+async function reserve(tx: Queryable, orgSlug: string, day: string, month: string): Promise<boolean> {
+  const rows = await tx.query(
+    `UPDATE subscriptions SET
+        runs_today = CASE WHEN quota_day = $2::date THEN runs_today + 1 ELSE 1 END,
+        quota_day = $2::date,
+        runs_this_month = CASE WHEN quota_month = $3::date THEN runs_this_month + 1 ELSE 1 END,
+        quota_month = $3::date,
+        running_count = running_count + 1,
+        updated_at = now()
+      WHERE org_slug = $1
+        AND running_count < concurrent_limit
+        AND (quota_day <> $2::date OR runs_today < daily_limit)
+        AND (quota_month <> $3::date OR runs_this_month < monthly_limit)
+      RETURNING org_slug`,
+    [orgSlug, day, month],
+  );
+  return rows.length > 0;
+}
+
 /**
  * A slot is held by a run until the transaction that ends it releases it. A run that
  * reached an end without releasing (a crash between two writes on an older version, a
  * manual fix in the database) must not block the org forever: release those, then make
- * the counter equal the number of runs really holding a slot.
+ * the counter equal the number of runs really holding a slot. The caller holds the org's
+ * subscription row, so the count is exact. Says whether the counter changed.
  */
-async function healSlots(tx: Queryable, orgSlug: string): Promise<void> {
+export async function healSlots(tx: Queryable, orgSlug: string): Promise<boolean> {
   await tx.query(
     `UPDATE pipeline_runs SET holds_slot = false
       WHERE org_slug = $1 AND holds_slot AND status IN ('completed', 'failed', 'cancelled')`,
     [orgSlug],
   );
-  await tx.query(
-    `UPDATE subscriptions SET running_count = (SELECT count(*) FROM pipeline_runs WHERE org_slug = $1 AND holds_slot)
-      WHERE org_slug = $1`,
+  const changed = await tx.query(
+    `UPDATE subscriptions s SET running_count = c.n
+       FROM (SELECT count(*)::int AS n FROM pipeline_runs WHERE org_slug = $1 AND holds_slot) c
+      WHERE s.org_slug = $1 AND s.running_count <> c.n RETURNING 1`,
     [orgSlug],
   );
+  return changed.length > 0;
 }
 
 function quotaError(sub: LockedSubscription, now: Date): QuotaExceededError {

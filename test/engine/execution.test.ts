@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
-import { openPglite } from '../support/control-planes.ts';
+import { controlPlaneFactories } from '../support/control-planes.ts';
 import { journal, testProcessors } from '../support/test-processors.ts';
 import { recordingClock, testApp, waitFor, waitForRunEnd } from '../support/test-app.ts';
 
@@ -65,6 +65,16 @@ version: "1"
 steps:
   - { step_id: stuck, ps_type: test.hang, timeout_seconds: 1, config: {} }
 `,
+  'slow_stop.yml': `
+pipeline_id: test_slow_stop
+name: Slow to stop
+description: times out every attempt, and takes a while to stop each time
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: sticky, ps_type: test.slow_stop, timeout_seconds: 1, retry: { max_attempts: 2, backoff_seconds: 0 }, config: { stop_ms: 400 } }
+`,
   'slow.yml': `
 pipeline_id: test_slow
 name: Slow
@@ -112,7 +122,7 @@ async function configsDir(): Promise<string> {
   return dir;
 }
 
-describe('pipeline execution', () => {
+for (const factory of controlPlaneFactories()) describe(`pipeline execution on ${factory.name}`, () => {
   let cp: ControlPlane;
   let app: App;
   const clock = recordingClock();
@@ -121,9 +131,9 @@ describe('pipeline execution', () => {
   const transitions = async (runId: string) => (await app.runs.transitions(org, runId)).map((t) => `${t.from_status ?? '-'}>${t.to_status}`);
 
   before(async () => {
-    cp = await openPglite();
+    cp = await factory.open();
     const dir = await configsDir();
-    app = await testApp(cp, { clock, processors: testProcessors(), settings: { PIPELINE_CONFIGS_DIR: dir, RUN_LEASE_SECONDS: '2' }, workerOptions: { heartbeatMs: 100, pollMs: 100 } });
+    app = await testApp(cp, { clock, processors: testProcessors(), settings: { PIPELINE_CONFIGS_DIR: dir, RUN_LEASE_SECONDS: '2', STEP_STOP_GRACE_SECONDS: '1' }, workerOptions: { heartbeatMs: 100, pollMs: 100 } });
     await app.orgs.create(org, org, { plan: 'TEST', status: 'ACTIVE', daily_limit: 1000, monthly_limit: 1000, concurrent_limit: 100 });
     app.worker?.start();
   });
@@ -173,13 +183,23 @@ describe('pipeline execution', () => {
     assert.equal((await app.runs.steps(org, runId))[0]?.attempts, 1);
   });
 
-  test('timeout_seconds aborts a step that never ends', async () => {
+  test('a step that ignores its timeout is waited for, then failed without a retry', async () => {
     const started = Date.now();
     const runId = await run('timeout');
     const ended = await waitForRunEnd(app, org, runId);
     assert.equal(ended.status, 'failed');
-    assert.equal(ended.error_message, 'test.hang: step stuck timed out after 1s');
-    assert.ok(Date.now() - started < 5000);
+    assert.equal(ended.error_message, 'test.hang: did not stop within 1s of being timed out; not retried');
+    assert.ok(Date.now() - started < 6000);
+  });
+
+  test('a timed-out attempt has stopped before its retry starts', async () => {
+    const runId = await run('slow_stop');
+    const ended = await waitForRunEnd(app, org, runId);
+    assert.equal(ended.status, 'failed');
+    assert.equal(ended.error_message, 'test.slow_stop: step sticky timed out after 1s');
+    const events = journal.filter((e) => e.runId === runId).map((e) => e.event);
+    assert.deepEqual(events, ['start', 'end', 'start', 'end'], 'the second attempt starts only after the first stopped');
+    assert.equal((await app.runs.steps(org, runId))[0]?.attempts, 2);
   });
 
   test('an unknown template variable fails the run in validating, naming it', async () => {
@@ -207,7 +227,7 @@ describe('pipeline execution', () => {
     await app.worker?.stop();
     const runId = await run('quick');
     // A worker that claims the run, starts it, then dies without a word.
-    const dead = await app.executions.claim('dead-worker', new Date(), 1000);
+    const dead = await app.executions.claim('dead-worker', 1000);
     assert.equal(dead?.run_id, runId);
     await app.executions.transition(dead!, 'pending', 'validating', new Date(), 'claimed by worker');
     await app.executions.transition(dead!, 'validating', 'running', new Date(), 'validated');

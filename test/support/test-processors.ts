@@ -39,6 +39,26 @@ const hang = defineProcessor({
   run: () => new Promise(() => undefined),
 });
 
+/**
+ * Honours its signal slowly, as a processor waiting for a DuckDB interrupt does: on abort it
+ * takes `stop_ms` to stop. Each attempt's start and stop are journalled.
+ */
+const slowStop = defineProcessor({
+  type: 'test.slow_stop',
+  description: 'test processor',
+  configSchema: Type.Object({ stop_ms: Type.Integer({ minimum: 0 }) }),
+  async run(config, context) {
+    journal.push({ runId: context.runId, stepId: context.stepId, event: 'start', at: performance.now() });
+    await new Promise<void>((_resolve, reject) => {
+      context.signal.addEventListener('abort', () => setTimeout(() => {
+        journal.push({ runId: context.runId, stepId: context.stepId, event: 'end', at: performance.now() });
+        reject(context.signal.reason);
+      }, config.stop_ms), { once: true });
+    });
+    return { rowsWritten: 0, tables: [] };
+  },
+});
+
 /** Reads a credential and logs it carelessly, as a buggy processor would: nothing may leak. */
 const usesSecret = defineProcessor({
   type: 'test.uses_secret',
@@ -54,5 +74,5 @@ const usesSecret = defineProcessor({
 
 export function testProcessors(): ProcessorRegistry {
   const builtin = builtinProcessors();
-  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang, usesSecret] as Processor[]);
+  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang, slowStop, usesSecret] as Processor[]);
 }
