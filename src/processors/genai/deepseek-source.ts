@@ -5,10 +5,12 @@ import { endpointUrl } from './base-url.ts';
 import type { ReportSource } from './source.ts';
 
 /**
- * DeepSeek has no usage or cost API: its one account endpoint is the balance, now. A snapshot is
- * filed under the run's day it was taken (clamped into the run's range, as a run for past days
- * still reads today's balance). Spend could only be inferred from differences of snapshots,
- * which top-ups confound, so no cost is derived from it.
+ * DeepSeek has no usage or cost API: its one account endpoint is the balance, now. Each run adds
+ * one snapshot (a row per currency) at the time it read it, `snapshot_at`; earlier snapshots
+ * stay, and a re-run at the same time replaces its own. It is filed under the run's day it was
+ * taken (clamped into the run's range, as a run for past days still reads today's balance).
+ * Spend could only be inferred from differences of snapshots, which top-ups confound, so no cost
+ * is derived from it.
  */
 export const deepseekBalance: ReportSource = {
   provider: 'deepseek',
@@ -17,6 +19,7 @@ export const deepseekBalance: ReportSource = {
   table: 'genai_deepseek_balance_raw',
   schema: 'genai/genai_deepseek_balance_raw',
   runDateColumn: 'snapshot_date',
+  snapshotTimeColumn: 'snapshot_at',
   defaultBaseUrl: 'https://api.deepseek.com',
   authorize: async (credential) => ({ config: { type: 'bearer' }, secret: credential.secret }),
   async *rows(run) {

@@ -8,6 +8,7 @@ import { anthropicCosts, anthropicUsage } from './anthropic-source.ts';
 import { environmentBaseUrl, resolveBaseUrl } from './base-url.ts';
 import { deepseekBalance } from './deepseek-source.ts';
 import { ensureGenaiTables } from './genai-tables.ts';
+import { replaceSnapshot } from './snapshot-write.ts';
 import { geminiUsage } from './gemini-source.ts';
 import { OPENAI_USAGE_ENDPOINTS, openaiCosts, openaiUsage } from './openai-source.ts';
 import { GENAI_PROVIDERS, type BillingAccount, type ReportSource } from './source.ts';
@@ -46,7 +47,8 @@ export function billingAccount(context: Pick<ProcessorContext, 'orgSlug'>, crede
 /**
  * The seeds' genai.payg_usage: one report of a GenAI provider (usage, the provider's own cost
  * report, or DeepSeek's balance) into its raw table, streamed page by page, replacing the
- * run's days in one transaction after the last page.
+ * run's days in one transaction after the last page; a snapshot report (the balance) adds its
+ * snapshot to the earlier ones instead (snapshot-write.ts).
  */
 export function paygUsage(deps: HttpDeps): Processor {
   return defineProcessor({
@@ -92,19 +94,25 @@ export function paygUsage(deps: HttpDeps): Processor {
         now: deps.clock.now(),
         logger: context.logger,
       });
-      const written = await context.warehouse.replacePartitionFromBatches(
-        {
-          dataset: context.dataset,
-          table: source.table,
-          schema: source.schema,
-          lineage: context.lineage,
-          runDates: { start: context.startDate, end: context.endDate },
-          columns,
-          batches: rebatch(rows, config.batch_size ?? 5000),
-          runDateColumn: source.runDateColumn,
-        },
-        context.signal,
-      );
+      const written = source.snapshotTimeColumn
+        ? await replaceSnapshot(
+            context.warehouse,
+            { dataset: context.dataset, table: source.table, schema: source.schema, lineage: context.lineage, columns, dayColumn: source.runDateColumn, timeColumn: source.snapshotTimeColumn, rows },
+            context.signal,
+          )
+        : await context.warehouse.replacePartitionFromBatches(
+            {
+              dataset: context.dataset,
+              table: source.table,
+              schema: source.schema,
+              lineage: context.lineage,
+              runDates: { start: context.startDate, end: context.endDate },
+              columns,
+              batches: rebatch(rows, config.batch_size ?? 5000),
+              runDateColumn: source.runDateColumn,
+            },
+            context.signal,
+          );
       context.logger.info({ provider: config.provider, report, table: source.table, rows: written.rows, host: baseUrl.host }, 'genai report extracted');
       return { rowsWritten: written.rows, tables: [`${context.dataset}.${source.table}`], details: { provider: config.provider, report } };
     },

@@ -53,6 +53,11 @@ export interface ReportSource {
   rows(run: SourceRun): AsyncIterable<Record<string, unknown>[]>;
   /** The x_pipeline_run_date of each row: a column of the raw table. */
   runDateColumn: string;
+  /**
+   * A report of the moment rather than of the run's days (DeepSeek's balance): each run adds
+   * one snapshot, filed by this column (its time), and replaces only a snapshot of the same time.
+   */
+  snapshotTimeColumn?: string;
 }
 
 /** What a source may use to turn its credential into a request token. */

@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from '../../../src/main/app.ts';
+import type { ProcessorRegistry } from '../../../src/processors/registry.ts';
 import type { ControlPlane } from '../../../src/store/open-control-plane.ts';
 import type { Warehouse } from '../../../src/warehouse/warehouse.ts';
 import { openPglite } from '../../support/control-planes.ts';
@@ -32,11 +33,11 @@ export async function genaiConfigs(replaced: Record<string, string> = {}): Promi
   return dir;
 }
 
-export async function genaiApp(options: { org?: string; configsDir?: string; settings?: Record<string, string>; warehouse?: Warehouse } = {}): Promise<GenaiApp> {
+export async function genaiApp(options: { org?: string; configsDir?: string; settings?: Record<string, string>; warehouse?: Warehouse; processors?: ProcessorRegistry } = {}): Promise<GenaiApp> {
   const org = options.org ?? 'genai_org';
   const configsDir = options.configsDir ?? (await genaiConfigs());
   const controlPlane: ControlPlane = await openPglite();
-  const app = await testApp(controlPlane, { settings: { PIPELINE_CONFIGS_DIR: configsDir, ...options.settings }, ...(options.warehouse ? { warehouse: options.warehouse } : {}) });
+  const app = await testApp(controlPlane, { settings: { PIPELINE_CONFIGS_DIR: configsDir, ...options.settings }, ...(options.warehouse ? { warehouse: options.warehouse } : {}), ...(options.processors ? { processors: options.processors } : {}) });
   await app.orgs.create(org, org, { plan: 'T', status: 'ACTIVE', daily_limit: 1000, monthly_limit: 10000, concurrent_limit: 5 });
   app.worker?.start();
   return {
