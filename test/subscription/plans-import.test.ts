@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InputError } from '../../src/shared/errors.ts';
-import { importPlans, PLAN_COLUMNS, type PlansImportInput } from '../../src/subscription/plans-import.ts';
+import { importPlans, MAX_PLAN_ROWS, PLAN_COLUMNS, type PlansImportInput } from '../../src/subscription/plans-import.ts';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 import { loadTableSchema } from '../../src/warehouse/table-schema.ts';
 import type { Warehouse } from '../../src/warehouse/warehouse.ts';
@@ -115,6 +115,23 @@ describe('importPlans', () => {
     assert.deepEqual((await rejection('subscription_id,vendor\nS-1,A')).slice(1, 3), ['line 1, column product: required column missing from the header', 'line 1, column plan_name: required column missing from the header']);
     assert.deepEqual((await rejection(`${HEADER}\n,,,,,,,,,,,,,,,\n`)).slice(1), ['line 2: the file has no plan rows (an import replaces all plans of the org, so an empty file is refused)']);
     assert.match((await rejection(`${HEADER}\nS-1,"unclosed,Slack\n`))[0] ?? '', /^The plans file is not valid CSV, nothing was imported: line 2: Quote Not Closed/);
+    assert.equal((await plans()).length, 3, 'still the last good import');
+  });
+
+  test('a file of thousands of bad rows counts every problem and lists the first 100, each value cut short', async () => {
+    const long = 'x'.repeat(5000);
+    const lines = [HEADER, ...Array.from({ length: 3000 }, (_, i) => `S-${i},Acme,Tool${i},Team,${long},2026-01-01,,monthly,flat,,10.00,USD,,,,`)];
+    const [summary, ...problems] = await rejection(lines.join('\n'));
+    assert.equal(summary, 'The plans file has 3000 problems, nothing was imported (the first 100 listed):');
+    assert.equal(problems.length, 100);
+    assert.equal(problems[0], `line 2, column status: "${'x'.repeat(60)}…" is not one of active, trial, cancelled, expired`);
+    assert.match(problems[99] ?? '', /^line 101, column status/);
+  });
+
+  test(`a file of more than ${MAX_PLAN_ROWS} rows is refused as a whole`, async () => {
+    const rows = Array.from({ length: MAX_PLAN_ROWS + 1 }, (_, i) => `S-${i},A,B,C,active,2026-01-01,,monthly,flat,,1,USD,,,,`);
+    const [summary] = await rejection([HEADER, ...rows].join('\n'));
+    assert.equal(summary, `The plans file has more than ${MAX_PLAN_ROWS} plan rows, nothing was imported`);
     assert.equal((await plans()).length, 3, 'still the last good import');
   });
 });
