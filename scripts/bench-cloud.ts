@@ -4,7 +4,8 @@
  * Run: npx node scripts/bench-cloud.ts [rows=10000000] [--dir DIR] [--memory-limit 1GB] [--threads 2]
  *
  * 1. Writes a CUR 2.0 Parquet file of N rows with DuckDB (one COPY over range(), no JavaScript
- *    row loop), reused when DIR already holds one of that size: numbers as DOUBLE, as AWS writes
+ *    row loop) into the org `bench`'s source folder, DIR/sources/bench/ (DIR/sources is the
+ *    runs' PIPELINE_SOURCE_ROOT), reused when it already holds one of that size: numbers as DOUBLE, as AWS writes
  *    them; map columns (product, resource_tags, cost_category, discount), Savings Plan covered
  *    usage with its paired negations and hourly fees (some commitment unused), RI discounted usage
  *    and fees, tax, credits, refunds and EDP discounts.
@@ -131,10 +132,15 @@ export function curSql(rows: number, file: string): string {
 ) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 122880)`;
 }
 
+/** The runs' PIPELINE_SOURCE_ROOT; the export is in its org's folder, `bench/`. */
+const sourceRoot = (opts: Options) => join(opts.dir, 'sources');
+
+/** The export, by its path relative to the org's source folder (what source_uri names). */
 async function generate(opts: Options): Promise<string> {
-  mkdirSync(opts.dir, { recursive: true });
-  const file = join(opts.dir, `cur2-double-${opts.rows}.parquet`);
-  if (existsSync(file)) return file;
+  const name = `cur2-double-${opts.rows}.parquet`;
+  mkdirSync(join(sourceRoot(opts), 'bench'), { recursive: true });
+  const file = join(sourceRoot(opts), 'bench', name);
+  if (existsSync(file)) return name;
   const instance = await DuckDBInstance.create(':memory:', { threads: String(opts.threads), memory_limit: opts.memoryLimit });
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
@@ -144,7 +150,7 @@ async function generate(opts: Options): Promise<string> {
   instance.closeSync();
   execFileSync('mv', [`${file}.tmp`, file]);
   console.log(`generated ${file} (${opts.rows.toLocaleString('en')} rows) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  return file;
+  return name;
 }
 
 /** Child process: the pipeline, requested and followed through the real engine. */
@@ -156,7 +162,7 @@ async function pipelinePhase(opts: Options, file: string): Promise<Record<string
   const dataDir = join(opts.dir, 'pipeline-data');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  const settings = loadSettings({ PIPELINE_DATA_DIR: dataDir, PIPELINE_CONFIGS_DIR: CONFIGS, WORKER_CONCURRENCY: '1' });
+  const settings = loadSettings({ PIPELINE_DATA_DIR: dataDir, PIPELINE_CONFIGS_DIR: CONFIGS, PIPELINE_SOURCE_ROOT: sourceRoot(opts), WORKER_CONCURRENCY: '1' });
   const warehouse = await openDuckDbWarehouse({ path: join(dataDir, 'warehouse.duckdb'), configsDir: CONFIGS, threads: opts.threads, memoryLimit: opts.memoryLimit });
   const app = await createApp(settings, { logger: silentLogger(), execute: true, warehouse });
   await app.orgs.create('bench', 'bench', { plan: 'T', status: 'ACTIVE', daily_limit: 100, monthly_limit: 100, concurrent_limit: 1 });
@@ -205,7 +211,7 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const context = {
     orgSlug: 'bench', dataset: 'bench_dev', runId, pipelineId: 'aws_cost_billing', stepId: 'load_export', credentialId: 'default', startDate, endDate, variables,
     lineage: { orgSlug: 'bench', pipelineId: 'aws_cost_billing', credentialId: 'default', runId, ingestedAt: new Date() },
-    warehouse, configsDir: CONFIGS, providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
+    warehouse, configsDir: CONFIGS, sourceRoot: sourceRoot(opts), providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
     credentials: { get: async () => { throw new NotFoundError('no credential in the benchmark'); } },
     recordQuality: () => undefined,
   };

@@ -1,6 +1,7 @@
 import type { PipelineConfig, ParameterSpec } from '../pipelines/config-schema.ts';
 import { addDays, isIsoDate } from '../shared/clock.ts';
 import { InputError } from '../shared/errors.ts';
+import { parseSourceUri } from '../sources/source-uri.ts';
 
 const RESERVED = new Set(['date', 'start_date', 'end_date', 'credential_id']);
 
@@ -68,6 +69,14 @@ function checkParameter(name: string, value: unknown, spec: ParameterSpec): stri
       if (typeof value !== 'boolean') throw fail('true or false');
       checked = value;
       break;
+    case 'source_uri': {
+      // Its spelling only; admitSources then checks the files themselves against the org's folder.
+      if (typeof value !== 'string' || value.length > 1000) throw fail('a string of at most 1000 characters');
+      const source = value.trim() ? parseSourceUri(value.trim()) : undefined;
+      if (source?.kind === 'refused') throw new InputError(`parameter "${name}" ${source.reason}`, { field: name });
+      checked = value;
+      break;
+    }
     default:
       if (typeof value !== 'string' || value.length > 1000) throw fail('a string of at most 1000 characters');
       if (spec.pattern && !new RegExp(spec.pattern).test(value)) throw fail(`a string matching ${spec.pattern}`);

@@ -3,6 +3,7 @@ import type { PipelineRegistry } from '../pipelines/registry.ts';
 import type { Clock } from '../shared/clock.ts';
 import { NotFoundError } from '../shared/errors.ts';
 import type { IdGenerator } from '../shared/ids.ts';
+import { admitSources } from '../sources/admit-sources.ts';
 import { admitRun } from '../store/admission.ts';
 import type { Db } from '../store/db.ts';
 import type { ExecutionStore } from '../store/executions.ts';
@@ -29,7 +30,7 @@ export function runRequests(deps: {
   executions: ExecutionStore;
   clock: Clock;
   ids: IdGenerator;
-  settings: Pick<Settings, 'maxRangeDays'>;
+  settings: Pick<Settings, 'maxRangeDays' | 'sourceRoot'>;
   /** Called after a run is admitted, so an in-process worker picks it up at once. */
   onAdmitted?: () => void;
 }) {
@@ -39,6 +40,7 @@ export function runRequests(deps: {
       if (!pipeline) throw new NotFoundError(`Pipeline not found: ${request.route}`);
       const now = deps.clock.now();
       const resolved = resolveRunParameters(pipeline, request.body, now.toISOString().slice(0, 10), deps.settings.maxRangeDays);
+      await admitSources(pipeline.parameters, resolved.parameters, { sourceRoot: deps.settings.sourceRoot, orgSlug: request.orgSlug });
       const [provider, domain, name] = request.route.split('/') as [string, string, string];
       const runId = deps.ids.runId();
       await admitRun(deps.db, {

@@ -5,7 +5,9 @@ const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'low
 
 export const ParameterSchema = Type.Object(
   {
-    type: Type.Union([Type.Literal('string'), Type.Literal('integer'), Type.Literal('number'), Type.Literal('boolean'), Type.Literal('date')]),
+    type: Type.Union([Type.Literal('string'), Type.Literal('integer'), Type.Literal('number'), Type.Literal('boolean'), Type.Literal('date'), Type.Literal('source_uri')], {
+      description: "source_uri: a path relative to the org's source folder, or a gs://, s3://, bq:// URI (src/sources/)",
+    }),
     description: Type.Optional(Type.String()),
     required: Type.Optional(Type.Boolean()),
     default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),

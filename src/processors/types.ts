@@ -21,6 +21,8 @@ export interface ProcessorContext {
   lineage: Lineage;
   warehouse: Warehouse;
   configsDir: string;
+  /** Files runs may read; this org's are below `{sourceRoot}/{orgSlug}/` and nowhere else (src/sources/). */
+  sourceRoot: string;
   /** Provider API base URLs from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL), under a credential's own base_url. */
   providerBaseUrls: Readonly<Record<string, string>>;
   logger: Logger;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportOrgTable } from '../../src/focus/export-focus.ts';
-import { duckdb, openCloudHarness, qualityOf, scratchDir, type CloudHarness } from './cloud-fixture.ts';
+import { duckdb, openCloudHarness, qualityOf, type CloudHarness } from './cloud-fixture.ts';
 
 const SP = 'arn:aws:savingsplans::111122223333:savingsplan/sp-0001';
 const RI = 'arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-0001';
@@ -80,10 +80,10 @@ describe('AWS CUR 2.0 (Parquet) edge cases', () => {
   const row = (id: string) => rows.find((r) => r.x_SourceRecordId === id) as Record<string, unknown>;
 
   before(async () => {
-    dir = await scratchDir('cur2');
-    await duckdb(`COPY (${LINES.map(lineSql).join('\nUNION ALL BY NAME\n')}) TO '${join(dir, 'cur2-00001.snappy.parquet')}' (FORMAT parquet)`);
     h = await openCloudHarness('aws_edge');
-    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: join(dir, '*.parquet') });
+    dir = await h.folder('cur2');
+    await duckdb(`COPY (${LINES.map(lineSql).join('\nUNION ALL BY NAME\n')}) TO '${join(dir, 'cur2-00001.snappy.parquet')}' (FORMAT parquet)`);
+    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: 'cur2/*.parquet' });
     assert.equal(run.status, 'completed', run.error ?? '');
     runId = run.runId;
     rows = await h.focusRows(runId);
@@ -179,8 +179,8 @@ describe('AWS legacy CUR (CSV, gzip)', () => {
   let h: CloudHarness;
   let dir: string;
   before(async () => {
-    dir = await scratchDir('cur1');
     h = await openCloudHarness('aws_legacy');
+    dir = await h.folder('cur1');
   });
   after(() => h.close());
 
@@ -199,7 +199,7 @@ describe('AWS legacy CUR (CSV, gzip)', () => {
 
   test('converts by name: account ids keep their zeros, zones are honoured, tags are folded, unknown services fall back', async () => {
     const file = await write('cur-2026-05.csv.gz', header, csvRows);
-    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: file });
+    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: h.uri(file) });
     assert.equal(run.status, 'completed', run.error ?? '');
     const rows = await h.focusRows(run.runId);
     assert.deepEqual(rows.map((r) => [r.x_SourceRecordId, r.ChargePeriodStart]), [['z1', '2026-05-03 01:00:00+00'], ['z2', '2026-05-03 02:00:00+00'], ['z3', '2026-05-03 03:00:00+00']]);
@@ -218,9 +218,9 @@ describe('AWS legacy CUR (CSV, gzip)', () => {
 
   test('a missing required column fails the load naming it; nothing is converted', async () => {
     const file = await write('no-cost.csv.gz', header.filter((c) => c !== 'lineItem/UnblendedCost'), csvRows.map((r) => r.filter((_, i) => i !== header.indexOf('lineItem/UnblendedCost'))));
-    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: file });
+    const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: h.uri(file) });
     assert.equal(run.status, 'failed');
-    assert.match(run.error ?? '', /^cloud\.billing_export: .*no-cost\.csv\.gz \(aws cur\) lacks required column line_item_unblended_cost \(contract .*aws_cur\.json\)$/);
+    assert.match(run.error ?? '', /^cloud\.billing_export: cur1\/no-cost\.csv\.gz \(aws cur\) lacks required column line_item_unblended_cost \(contract .*aws_cur\.json\)$/);
     const steps = await h.app.runs.steps(h.org, run.runId);
     assert.deepEqual(steps.map((s) => [s.step_id, s.status]), [['load_export', 'failed'], ['convert_to_focus', 'skipped'], ['load_report', 'skipped']]);
   });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { duckdb, openCloudHarness, qualityOf, scratchDir, type CloudHarness } from './cloud-fixture.ts';
+import { duckdb, openCloudHarness, qualityOf, type CloudHarness } from './cloud-fixture.ts';
 
 const RESERVATION = '/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/r-1';
 const AZURE_COLUMNS = ['Date', 'BillingAccountId', 'BillingAccountName', 'BillingProfileId', 'BillingPeriodStartDate', 'BillingPeriodEndDate', 'SubscriptionId', 'SubscriptionName', 'ResourceId', 'ResourceLocation', 'ConsumedService', 'MeterCategory', 'MeterName', 'MeterId', 'ProductName', 'PartNumber', 'Quantity', 'UnitOfMeasure', 'UnitPrice', 'PayGPrice', 'EffectivePrice', 'CostInBillingCurrency', 'BillingCurrencyCode', 'ChargeType', 'Frequency', 'PricingModel', 'benefitId', 'benefitName', 'Tags'];
@@ -25,7 +25,8 @@ describe('Azure amortized + actual exports', () => {
   let h: CloudHarness;
   let dir: string;
   before(async () => {
-    dir = await scratchDir('azure');
+    h = await openCloudHarness('azure_org');
+    dir = await h.folder('azure');
     // Amortized: on-demand 10, reservation-covered usage at its amortized 6, 2 of the reservation unused, tax 1.
     await writeCsv(join(dir, 'amortized.csv'), [
       azureLine('ondemand', 5, 2, 10, 'Usage', 'UsageBased', 'OnDemand'),
@@ -42,12 +43,11 @@ describe('Azure amortized + actual exports', () => {
     ];
     await writeCsv(join(dir, 'actual.csv'), actual);
     await writeCsv(join(dir, 'actual-wrong.csv'), actual.map((line) => (line[12] === 'ondemand' ? azureLine('ondemand', 5, 2, 11, 'Usage', 'UsageBased', 'OnDemand') : line)));
-    h = await openCloudHarness('azure_org');
   });
   after(() => h.close());
 
   test('every amortized row plus the actual commitment purchase: BilledCost is the invoice, EffectiveCost the amortized total', async () => {
-    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: join(dir, 'amortized.csv'), actual_source_uri: join(dir, 'actual.csv') });
+    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: 'azure/amortized.csv', actual_source_uri: 'azure/actual.csv' });
     assert.equal(run.status, 'completed', run.error ?? '');
     const rows = await h.focusRows(run.runId, 'SkuMeter');
     const by = (meter: string) => rows.find((r) => r.SkuMeter === meter || r.ChargeDescription === `Virtual Machines ${meter}`) as Record<string, unknown>;
@@ -65,14 +65,14 @@ describe('Azure amortized + actual exports', () => {
   });
 
   test('exports that disagree fail the conversion naming both totals, and nothing is written', async () => {
-    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: join(dir, 'amortized.csv'), actual_source_uri: join(dir, 'actual-wrong.csv') });
+    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: 'azure/amortized.csv', actual_source_uri: 'azure/actual-wrong.csv' });
     assert.equal(run.status, 'failed');
     assert.equal(run.error, 'generic.procedure_executor: reconciliation failed: BilledCost total 19.000000000 in the FOCUS rows differs from the source total 20.000000000');
     assert.equal((await h.focusRows(run.runId)).length, 0);
   });
 
   test('the amortized export alone: every row, BilledCost without the purchase it does not carry', async () => {
-    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: join(dir, 'amortized.csv') });
+    const run = await h.run('azure/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: 'azure/amortized.csv' });
     assert.equal(run.status, 'completed', run.error ?? '');
     const { byRule } = await qualityOf(h, run.runId);
     assert.deepEqual([byRule.get('RECONCILE-BilledCost')?.details?.focus_total, byRule.get('RECONCILE-EffectiveCost')?.details?.focus_total], ['11.000000000', '19.000000000']);
@@ -110,17 +110,17 @@ describe('GCP BigQuery export (JSON lines and Parquet, nested)', () => {
   let h: CloudHarness;
   let dir: string;
   before(async () => {
-    dir = await scratchDir('gcp');
+    h = await openCloudHarness('gcp_org');
+    dir = await h.folder('gcp');
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'billing.jsonl'), GCP_ROWS.map((row) => JSON.stringify(row)).join('\n') + '\n');
     await duckdb(`COPY (SELECT * FROM read_json('${join(dir, 'billing.jsonl')}', format = 'newline_delimited')) TO '${join(dir, 'billing.parquet')}' (FORMAT parquet)`);
-    h = await openCloudHarness('gcp_org');
   });
   after(() => h.close());
 
   for (const file of ['billing.jsonl', 'billing.parquet']) {
     test(`${file}: committed use gives used and unused rows, credits net into BilledCost, a correction stays one`, async () => {
-      const run = await h.run('gcp/cost/billing', { start_date: '2026-05-03', end_date: '2026-05-03', source_uri: join(dir, file) });
+      const run = await h.run('gcp/cost/billing', { start_date: '2026-05-03', end_date: '2026-05-03', source_uri: `gcp/${file}` });
       assert.equal(run.status, 'completed', run.error ?? '');
       const rows = await h.focusRows(run.runId);
       const by = (sku: string, status: string | null = null) => rows.find((r) => r.SkuId === sku && r.CommitmentDiscountStatus === status) ?? rows.find((r) => r.ChargeDescription === sku);

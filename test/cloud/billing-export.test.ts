@@ -1,13 +1,14 @@
 /**
- * cloud.billing_export: where exports are read from (files, globs, folders, integration settings,
- * gs://, s3://, bq://) and how (format by name or declared, several files with different columns).
+ * cloud.billing_export: where exports are read from (files, globs, folders of the org's source
+ * folder, integration settings, gs://, s3://, bq://) and how (format by name or declared, several
+ * files with different columns). The confinement to the org's folder: source-confinement.test.ts.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canonicalName, parseColumnType } from '../../src/processors/cloud/column-names.ts';
-import { duckdb, openCloudHarness, qualityOf, scratchDir, type CloudHarness } from './cloud-fixture.ts';
+import { duckdb, openCloudHarness, qualityOf, type CloudHarness } from './cloud-fixture.ts';
 
 const CUR_COLUMNS = `'111122223333' AS "bill/PayerAccountId", '2026-05-01T00:00:00Z' AS "bill/BillingPeriodStartDate", '2026-06-01T00:00:00Z' AS "bill/BillingPeriodEndDate",
   'Usage' AS "lineItem/LineItemType", '2026-05-02T00:00:00Z' AS "lineItem/UsageStartDate", '2026-05-02T01:00:00Z' AS "lineItem/UsageEndDate",
@@ -19,39 +20,44 @@ describe('cloud.billing_export sources and formats', () => {
   const run = (body: Record<string, unknown>) => h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', ...body });
 
   before(async () => {
-    dir = await scratchDir('export-sources');
+    h = await openCloudHarness('sources_org');
+    dir = await h.folder('export-sources');
     await duckdb(
       `COPY (SELECT 'a1' AS "identity/LineItemId", ${CUR_COLUMNS}, '0.10' AS "lineItem/UnblendedCost", 'x' AS "extra/OnlyInA") TO '${join(dir, 'a.csv')}' (FORMAT csv, HEADER)`,
       `COPY (SELECT 'b1' AS "identity/LineItemId", ${CUR_COLUMNS}, '0.25' AS "lineItem/UnblendedCost", '0.2' AS "lineItem/NetUnblendedCost") TO '${join(dir, 'b.csv')}' (FORMAT csv, HEADER)`,
       `COPY (SELECT 'c1' AS "identity/LineItemId", ${CUR_COLUMNS}, '0.05' AS "lineItem/UnblendedCost") TO '${join(dir, 'export.dat')}' (FORMAT csv, HEADER)`,
     );
     await writeFile(join(dir, 'empty.csv'), '');
-    h = await openCloudHarness('sources_org');
   });
   after(() => h.close());
 
   test('a glob of files with different columns is read by name: each row gets its own columns, the others null', async () => {
-    const result = await run({ source_uri: join(dir, '*.csv') });
+    const result = await run({ source_uri: 'export-sources/*.csv' });
     assert.equal(result.status, 'completed', result.error ?? '');
     const rows = await h.focusRows(result.runId);
     assert.deepEqual(rows.map((r) => [r.x_SourceRecordId, r.BilledCost]), [['a1', '0.100000000'], ['b1', '0.200000000']], 'net unblended cost where present');
     const { byRule } = await qualityOf(h, result.runId);
-    assert.deepEqual(byRule.get('LOAD-FILES')?.details?.files, [join(dir, 'a.csv'), join(dir, 'b.csv')]);
-    assert.deepEqual(byRule.get('LOAD-EMPTY-FILES')?.details?.files, [join(dir, 'empty.csv')]);
+    assert.deepEqual(byRule.get('LOAD-FILES')?.details?.files, ['export-sources/a.csv', 'export-sources/b.csv'], 'named relative to the org folder');
+    assert.deepEqual(byRule.get('LOAD-EMPTY-FILES')?.details?.files, ['export-sources/empty.csv']);
     assert.equal(byRule.get('LOAD-EMPTY-FILES')?.status, 'warn');
     assert.ok((byRule.get('LOAD-EXTRA-COLUMNS')?.details?.columns as string[]).includes('extra_only_in_a'));
-    const staged = await h.query(`SELECT "identity_line_item_id", extra_only_in_a, x_source_file LIKE '%a.csv' AS from_a FROM sources_org_dev."aws_billing_export__default" ORDER BY 1`);
-    assert.deepEqual(staged, [{ identity_line_item_id: 'a1', extra_only_in_a: 'x', from_a: true }, { identity_line_item_id: 'b1', extra_only_in_a: null, from_a: false }]);
+    const staged = await h.query(`SELECT "identity_line_item_id", extra_only_in_a, x_source_file FROM sources_org_dev."aws_billing_export__default" ORDER BY 1`);
+    assert.deepEqual(staged, [
+      { identity_line_item_id: 'a1', extra_only_in_a: 'x', x_source_file: 'export-sources/a.csv' },
+      { identity_line_item_id: 'b1', extra_only_in_a: null, x_source_file: 'export-sources/b.csv' },
+    ]);
+    const [load] = await h.query(`SELECT x_source_files FROM sources_org_dev."aws_billing_export_load__default"`);
+    assert.deepEqual(load?.x_source_files, ['export-sources/a.csv', 'export-sources/b.csv']);
   });
 
   test('a folder reads every export file below it; a name without a known extension needs the format', async () => {
-    const folder = await run({ source_uri: dir });
+    const folder = await run({ source_uri: 'export-sources/' });
     assert.equal(folder.status, 'completed', folder.error ?? '');
     assert.equal((await h.focusRows(folder.runId)).length, 2, 'export.dat is not an export file by its name');
-    const unknown = await run({ source_uri: join(dir, 'export.dat') });
+    const unknown = await run({ source_uri: 'export-sources/export.dat' });
     assert.equal(unknown.status, 'failed');
-    assert.match(unknown.error ?? '', /cannot tell the format of .*export\.dat from its name; give the run parameter format \(csv, jsonl, parquet\)/);
-    const declared = await run({ source_uri: join(dir, 'export.dat'), format: 'csv' });
+    assert.match(unknown.error ?? '', /cannot tell the format of export-sources\/export\.dat from its name; give the run parameter format \(csv, jsonl, parquet\)/);
+    const declared = await run({ source_uri: './export-sources/export.dat', format: 'csv' });
     assert.equal(declared.status, 'completed', declared.error ?? '');
     assert.deepEqual((await h.focusRows(declared.runId)).map((r) => r.x_SourceRecordId), ['c1']);
   });
@@ -60,7 +66,7 @@ describe('cloud.billing_export sources and formats', () => {
     const missing = await run({});
     assert.equal(missing.status, 'failed');
     assert.match(missing.error ?? '', /no cur export to load: give the run parameter source_uri, or set metadata\.source_uri on the org's aws credential/);
-    await h.app.credentials.set(h.org, { provider: 'aws', secret: 'unused-for-files', metadata: { source_uri: join(dir, 'b.csv') } });
+    await h.app.credentials.set(h.org, { provider: 'aws', secret: 'unused-for-files', metadata: { source_uri: 'export-sources/b.csv' } });
     const fromSetting = await run({});
     assert.equal(fromSetting.status, 'completed', fromSetting.error ?? '');
     assert.deepEqual((await h.focusRows(fromSetting.runId)).map((r) => r.x_SourceRecordId), ['b1']);
@@ -79,12 +85,14 @@ describe('cloud.billing_export sources and formats', () => {
       const [load] = await h.app.runs.steps(h.org, result.runId);
       assert.equal(load?.attempts, 1, `${uri}: not retried though the step allows 3 attempts`);
     }
-    const nothing = await run({ source_uri: join(dir, 'nothing-*.csv') });
-    assert.match(nothing.error ?? '', /no export file matches .*nothing-\*\.csv/);
+    const nothing = await run({ source_uri: 'export-sources/nothing-*.csv' });
+    assert.match(nothing.error ?? '', /no export file matches export-sources\/nothing-\*\.csv$/);
+    const missing = await run({ source_uri: 'export-sources/not-there.csv' });
+    assert.match(missing.error ?? '', /source file export-sources\/not-there\.csv does not exist$/);
   });
 
   test('an unknown format value is refused when the run is requested', async () => {
-    await assert.rejects(run({ source_uri: dir, format: 'xlsx' }), /parameter "format" must be one of auto, csv, jsonl, parquet/);
+    await assert.rejects(run({ source_uri: 'export-sources', format: 'xlsx' }), /parameter "format" must be one of auto, csv, jsonl, parquet/);
   });
 });
 

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { SPEC_EXAMPLES, duckdb, openCloudHarness, qualityOf, scratchDir, skipWithoutShared, type CloudHarness } from './cloud-fixture.ts';
+import { SPEC_EXAMPLES, duckdb, openCloudHarness, qualityOf, skipWithoutShared, type CloudHarness } from './cloud-fixture.ts';
 
 const CD = '<my-commitment-discount-id>';
 type Line = Record<string, string | number | null>;
@@ -138,11 +138,10 @@ describe("the FOCUS spec's commitment discount examples, row for row", { skip: s
   let rows: Record<string, unknown>[];
   let runId: string;
   before(async () => {
-    const dir = await scratchDir('spec-examples');
-    const file = join(dir, 'examples.parquet');
-    await duckdb(`COPY (${EXAMPLES.flatMap((example) => example.lines.map((line) => curLine(example.account, line))).join('\nUNION ALL BY NAME\n')}) TO '${file}' (FORMAT parquet)`);
     h = await openCloudHarness('spec_examples');
-    const run = await h.run('aws/cost/billing', { start_date: '2023-01-01', end_date: '2023-01-31', source_uri: file });
+    const file = join(h.orgFolder, 'examples.parquet');
+    await duckdb(`COPY (${EXAMPLES.flatMap((example) => example.lines.map((line) => curLine(example.account, line))).join('\nUNION ALL BY NAME\n')}) TO '${file}' (FORMAT parquet)`);
+    const run = await h.run('aws/cost/billing', { start_date: '2023-01-01', end_date: '2023-01-31', source_uri: 'examples.parquet' });
     assert.equal(run.status, 'completed', run.error ?? '');
     runId = run.runId;
     rows = await h.focusRows(runId);

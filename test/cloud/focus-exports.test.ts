@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { duckdb, openCloudHarness, qualityOf, scratchDir, skipWithoutShared, type CloudHarness } from './cloud-fixture.ts';
+import { duckdb, openCloudHarness, qualityOf, skipWithoutShared, type CloudHarness } from './cloud-fixture.ts';
 import { REPO } from '../support/test-app.ts';
 
 const FOCUS_SAMPLE = join(REPO, '..', 'shared', 'focus', 'samples', 'official_focus-1.0_focus_sample_1000rows.csv');
@@ -36,15 +36,15 @@ describe('native FOCUS exports', () => {
   let h: CloudHarness;
   let dir: string;
   before(async () => {
-    dir = await scratchDir('focus-exports');
     h = await openCloudHarness('focus_exports');
+    dir = await h.folder('focus-exports');
   });
   after(() => h.close());
 
   test('an AWS FOCUS 1.2 export (Parquet) is kept and completed to 1.3, replacing the same days as a CUR would', async () => {
     const file = join(dir, 'aws-focus-1.2.parquet');
     await duckdb(`COPY (${awsFocusRow('storage', 'Usage', 2.5)} UNION ALL BY NAME ${awsFocusRow('tax', 'Tax', 0.25, { PricingQuantity: '1::DOUBLE', ConsumedQuantity: '1::DOUBLE' })}) TO '${file}' (FORMAT parquet)`);
-    const run = await h.run('aws/cost/billing', { date: '2026-05-02', source_uri: file });
+    const run = await h.run('aws/cost/billing', { date: '2026-05-02', source_uri: h.uri(file) });
     assert.equal(run.status, 'completed', run.error ?? '');
     const rows = await h.focusRows(run.runId, 'ChargeDescription');
     assert.deepEqual(rows.map((r) => [r.ChargeDescription, r.BilledCost, r.ServiceProviderName, r.HostProviderName, r.x_SourceSystem]), [
@@ -65,7 +65,7 @@ describe('native FOCUS exports', () => {
     const header = ['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingAccountId', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd', 'ChargePeriodStart', 'ChargePeriodEnd', 'ChargeCategory', 'ChargeFrequency', 'PricingCategory', 'Provider', 'Publisher', 'InvoiceIssuer', 'ServiceName', 'SkuId', 'SkuPriceId', 'PricingQuantity', 'PricingUnit', 'ListUnitPrice', 'ContractedUnitPrice', 'UsageQuantity', 'UsageUnit', 'Region', 'SubAccountId', 'SubAccountName', 'oci_ReferenceNumber'];
     const row = ['0.5', '0.5', '0.5', '0.5', '20209880', 'USD', '2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z', '2026-05-02T22:00:00Z', '2026-05-02T23:00:00Z', 'Usage', 'Usage-based', 'Standard', 'Oracle', 'Oracle', 'Oracle', 'BLOCK_STORAGE', 'B91961', 'B91961', '10', 'GB-Months', '0.05', '0.05', '10', 'GB-Months', 'us-sanjose-1', 'ocid1.tenancy.oc1..aaaa', 'acme', 'ref-1'];
     await duckdb(`COPY (SELECT * FROM (VALUES (${row.map((v) => `'${v}'`).join(', ')})) t(${header.join(', ')})) TO '${file}' (FORMAT csv, HEADER)`);
-    const run = await h.run('oci/cost/billing', { date: '2026-05-02', source_uri: file });
+    const run = await h.run('oci/cost/billing', { date: '2026-05-02', source_uri: h.uri(file) });
     assert.equal(run.status, 'completed', run.error ?? '');
     const [focus] = await h.focusRows(run.runId);
     assert.deepEqual(
@@ -77,7 +77,7 @@ describe('native FOCUS exports', () => {
   test("the official FOCUS 1.0 sample's Microsoft rows through the Azure pipeline", { skip: skipWithoutShared(FOCUS_SAMPLE) }, async () => {
     const file = join(dir, 'azure-focus-1.0.csv');
     await duckdb(`COPY (SELECT * FROM read_csv('${FOCUS_SAMPLE}', all_varchar = true) WHERE ProviderName = 'Microsoft') TO '${file}' (FORMAT csv, HEADER)`);
-    const run = await h.run('azure/cost/billing', { start_date: '2024-09-01', end_date: '2024-09-30', source_uri: file });
+    const run = await h.run('azure/cost/billing', { start_date: '2024-09-01', end_date: '2024-09-30', source_uri: h.uri(file) });
     assert.equal(run.status, 'completed', run.error ?? '');
     const rows = await h.focusRows(run.runId);
     assert.equal(rows.length, 51);

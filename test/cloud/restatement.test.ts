@@ -23,8 +23,8 @@ describe('restating charge days', () => {
   let h: CloudHarness;
   let dir: string;
   before(async () => {
-    dir = await scratchDir('restate');
     h = await openCloudHarness('restate_org');
+    dir = await h.folder('restate');
   });
   after(() => h.close());
 
@@ -33,7 +33,7 @@ describe('restating charge days', () => {
   test('month-to-date again: changed days restated and reported, unchanged ones counted, nothing duplicated', async () => {
     const first = join(dir, 'mtd-1.parquet');
     await writeCur(first, [['a', 1, 1], ['b', 2, 2], ['c', 3, 3]]);
-    const one = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-03', source_uri: first });
+    const one = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-03', source_uri: h.uri(first) });
     assert.equal(one.status, 'completed', one.error ?? '');
     const firstReport = (await qualityOf(h, one.runId)).byRule;
     assert.deepEqual(firstReport.get('LOAD-CHANGES')?.details, { new: 3, restated: 0, removed: 0, unchanged: 0 });
@@ -41,7 +41,7 @@ describe('restating charge days', () => {
     // The provider restated day 2 (a late line and a corrected cost) and day 4 arrived.
     const second = join(dir, 'mtd-2.parquet');
     await writeCur(second, [['a', 1, 1], ['b', 2, 2.5], ['b2', 2, 0.25], ['c', 3, 3], ['d', 4, 4]]);
-    const two = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-04', source_uri: second });
+    const two = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-04', source_uri: h.uri(second) });
     assert.equal(two.status, 'completed', two.error ?? '');
     const { byRule } = await qualityOf(h, two.runId);
     assert.deepEqual(byRule.get('LOAD-CHANGES')?.details, { new: 1, restated: 1, removed: 0, unchanged: 2 });
@@ -62,7 +62,7 @@ describe('restating charge days', () => {
     // A day the provider dropped is removed from the FOCUS table and reported; days outside the run are kept.
     const third = join(dir, 'mtd-3.parquet');
     await writeCur(third, [['a', 1, 1], ['b', 2, 2.5], ['b2', 2, 0.25]]);
-    const three = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-03', source_uri: third });
+    const three = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-03', source_uri: h.uri(third) });
     assert.equal(three.status, 'completed', three.error ?? '');
     const removed = (await qualityOf(h, three.runId)).byRule;
     assert.deepEqual(removed.get('LOAD-CHANGES')?.details, { new: 0, restated: 0, removed: 1, unchanged: 2 });
@@ -73,7 +73,7 @@ describe('restating charge days', () => {
   test('rows outside the run range are not converted (the range says which partitions are replaced)', async () => {
     const file = join(dir, 'wide.parquet');
     await writeCur(file, [['x', 10, 1], ['y', 11, 1], ['z', 12, 1]]);
-    const run = await h.run('aws/cost/billing', { date: '2026-05-11', source_uri: file });
+    const run = await h.run('aws/cost/billing', { date: '2026-05-11', source_uri: h.uri(file) });
     assert.equal(run.status, 'completed', run.error ?? '');
     assert.deepEqual((await h.focusRows(run.runId)).map((r) => r.x_SourceRecordId), ['y']);
   });
@@ -99,9 +99,9 @@ describe('reconciliation per billing period', () => {
   after(() => h.close());
 
   test('a period whose totals differ fails the conversion naming both totals, and its rows never commit', async () => {
-    const file = join(dir, 'cur.parquet');
+    const file = join(h.orgFolder, 'cur.parquet');
     await writeCur(file, [['a', 1, 1.5]]);
-    const run = await h.run('aws/cost/billing', { date: '2026-05-01', source_uri: file });
+    const run = await h.run('aws/cost/billing', { date: '2026-05-01', source_uri: 'cur.parquet' });
     assert.equal(run.status, 'failed');
     assert.equal(
       run.error,

@@ -91,7 +91,7 @@ describe('the shared sample exports', { skip: skipWithoutShared(SAMPLES) }, () =
 
   for (const sample of SAMPLE_RUNS) {
     test(`${sample.file} converts, conforms and reconciles`, async () => {
-      const { status, error, runId } = await h.run(sample.route, { start_date: sample.start, end_date: sample.end, source_uri: join(SAMPLES, sample.file) });
+      const { status, error, runId } = await h.run(sample.route, { start_date: sample.start, end_date: sample.end, source_uri: await h.place(join(SAMPLES, sample.file), join('samples', sample.file)) });
       assert.equal(status, 'completed', error ?? '');
       const rows = await h.focusRows(runId);
       assert.equal(rows.length, sample.rows, 'one FOCUS row per export line (no commitment splits in the samples)');

@@ -4,13 +4,15 @@ import { Type } from '@sinclair/typebox';
 import { resolveTemplates } from '../../pipelines/templates.ts';
 import { NotFoundError, ProcessorError } from '../../shared/errors.ts';
 import type { QualityResult } from '../../shared/quality.ts';
+import { orgFolder } from '../../sources/org-folder.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
 import { defineProcessor, type ProcessorContext } from '../types.ts';
 import { quoteIdent, quoteLiteral } from './column-names.ts';
 import { loadExportContract } from './export-contract.ts';
 import { CLOUD_PROVIDERS, FOCUS_CONTRACT, PROVIDER_EXPORTS, canonicalName, isFocusExport, nativeShape, type CloudProvider } from './export-providers.ts';
 import { FILE_FORMATS, resolveExportFiles, type ExportFiles, type FileFormat } from './export-source.ts';
-import { emptySelect, normalisedSelect, readerSql, type SourceColumn } from './export-view.ts';
+import { emptySelect, normalisedSelect, readerSql, shownFileSql, type SourceColumn } from './export-view.ts';
+import { readFailure } from './read-error.ts';
 import { referenceViews } from './reference-views.ts';
 
 const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
@@ -49,7 +51,7 @@ export const billingExport = defineProcessor({
         Type.Object(
           {
             dataset: Identifier,
-            uri: Type.String({ description: 'file, glob, directory, gs://, s3:// or bq://; usually "{source_uri}"; empty: the integration setting' }),
+            uri: Type.String({ description: 'file, glob or directory inside the org\'s source folder, gs://, s3:// or bq://; usually "{source_uri}"; empty: the integration setting' }),
             setting: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: "key of the provider credential's metadata holding the URI when uri is empty" })),
             optional: Type.Optional(Type.Boolean()),
           },
@@ -65,14 +67,19 @@ export const billingExport = defineProcessor({
     const provider = config.provider as CloudProvider;
     const format = await declaredFormat(config.format, provider, context);
     const loads: { dataset: string; files: ExportFiles; columns: SourceColumn[]; reader: string }[] = [];
+    const folder = orgFolder(context.sourceRoot, context.orgSlug);
     for (const source of config.sources) {
-      const uri = source.uri.trim() || (source.setting ? await setting(provider, source.setting, context) : '');
+      const given = source.uri.trim();
+      const uri = given || (source.setting ? await setting(provider, source.setting, context) : '');
       if (!uri) {
         if (source.optional) continue;
         throw new ProcessorError(`no ${source.dataset} export to load: give the run parameter source_uri${source.setting ? `, or set metadata.${source.setting} on the org's ${provider} credential` : ''}`, { retryable: false });
       }
       context.signal.throwIfAborted();
-      const files = await resolveExportFiles(uri, format, warehouse);
+      // The operator's setting obeys the same confinement as a run parameter; when refused it is
+      // named, not echoed (it may be a server path from before sources were confined).
+      const label = given ? `the ${source.dataset} export ${JSON.stringify(given)}` : `metadata.${source.setting} of the org's ${provider} credential`;
+      const files = await resolveExportFiles(uri, format, warehouse, { folder, label });
       const { reader, columns } = await describe(files, context);
       loads.push({ dataset: source.dataset, files, columns, reader });
     }
@@ -98,6 +105,7 @@ export const billingExport = defineProcessor({
         maps: spec.maps,
         shape,
         constants: { x_source_dataset: load.dataset, x_load_shape: shape },
+        sourceFile: shownFileSql(load.files),
       });
       if (normalised.missingRequired.length > 0) {
         throw new ProcessorError(
@@ -107,7 +115,7 @@ export const billingExport = defineProcessor({
       }
       selects.push(normalised.sql);
       quality.push(
-        info('LOAD-FILES', `${load.dataset}: ${load.files.files.length} ${load.files.format} file(s) from ${load.files.uri}, ${provider} ${shape}`, { files: load.files.files, format: load.files.format, shape }),
+        info('LOAD-FILES', `${load.dataset}: ${load.files.files.length} ${load.files.format} file(s) from ${load.files.uri}, ${provider} ${shape}`, { files: load.files.shown, format: load.files.format, shape }),
         info('LOAD-ABSENT-COLUMNS', `${load.dataset}: ${normalised.filled.length} optional column(s) absent, read as null`, { columns: normalised.filled }),
         info('LOAD-EXTRA-COLUMNS', `${load.dataset}: ${normalised.extras.length} column(s) outside the contract kept in the staged view`, { columns: normalised.extras }),
       );
@@ -119,7 +127,7 @@ export const billingExport = defineProcessor({
     const constants = { x_source_dataset: '', x_load_shape: shape };
     const staged = selects.map((sql) => `(${sql})`).join('\nUNION ALL BY NAME\n');
     const empty = emptySelect(focus ? native : focusContract, constants);
-    const files = loads.flatMap((load) => load.files.files);
+    const files = loads.flatMap((load) => load.files.shown);
     const statements = [
       `CREATE OR REPLACE VIEW ${qualified(views.native)} AS ${focus ? empty : staged}`,
       `CREATE OR REPLACE VIEW ${qualified(views.focus)} AS ${focus ? staged : empty}`,
@@ -133,7 +141,9 @@ export const billingExport = defineProcessor({
     await warehouse.runScript(statements.map((sql) => ({ sql })), context.signal);
 
     // Reads the export once through the view: a file that does not parse fails here, in the load step.
-    const [count] = await warehouse.query(`SELECT count(*)::BIGINT AS n FROM ${qualified(focus ? views.focus : views.native)}`, {}, context.signal);
+    const [count] = await warehouse.query(`SELECT count(*)::BIGINT AS n FROM ${qualified(focus ? views.focus : views.native)}`, {}, context.signal).catch((error: unknown) => {
+      throw readFailure(error, loads.length === 1 ? loads[0]!.files : mergedFiles(loads.map((load) => load.files)));
+    });
     const rows = Number(count?.n ?? 0);
     quality.push(info('LOAD-ROWS', `${rows} row(s) staged`, { rows }));
     context.recordQuality(quality);
@@ -162,10 +172,18 @@ async function describe(files: ExportFiles, context: ProcessorContext): Promise<
   try {
     return await read(readerSql(files));
   } catch (error) {
-    if (files.format !== 'csv' || !/sniffing|CSV/i.test((error as Error).message)) throw error;
+    if (files.format !== 'csv' || !/sniffing|CSV/i.test((error as Error).message)) throw readFailure(error, files);
     context.logger.warn({ uri: files.uri }, 'csv rejected by the strict dialect sniffer; reading it leniently');
-    return read(readerSql(files, true));
+    return read(readerSql(files, true)).catch((lenient: unknown) => {
+      throw readFailure(lenient, files);
+    });
   }
+}
+
+/** The files of every load as one, for a failure of the query that reads them all. */
+function mergedFiles(all: ExportFiles[]): ExportFiles {
+  const first = all[0] as ExportFiles;
+  return { ...first, uri: all.map((files) => files.uri).join(' + '), files: all.flatMap((f) => f.files), shown: all.flatMap((f) => f.shown) };
 }
 
 function info(rule: string, description: string, details: Record<string, unknown>): QualityResult {

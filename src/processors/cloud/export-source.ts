@@ -1,6 +1,6 @@
-import { glob, stat } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { ProcessorError } from '../../shared/errors.ts';
+import { listOrgFiles } from '../../sources/org-files.ts';
+import { parseSourceUri } from '../../sources/source-uri.ts';
 import type { Warehouse } from '../../warehouse/warehouse.ts';
 
 /**
@@ -8,12 +8,17 @@ import type { Warehouse } from '../../warehouse/warehouse.ts';
  *
  * | form                                   | where it works                       |
  * |----------------------------------------|--------------------------------------|
- * | `/abs/path/file.csv.gz`, `./relative`  | embedded (DuckDB): a file            |
- * | `/exports/2026-05/*.parquet`, `**`     | embedded: a glob, files sorted       |
- * | `/exports/2026-05/`                    | embedded: every export file below it |
+ * | `cur/2026-05/cur.csv.gz`               | embedded (DuckDB): a file            |
+ * | `cur/2026-05/*.parquet`, `**`          | embedded: a glob, files sorted       |
+ * | `cur/2026-05/`                         | embedded: every export file below it |
  * | `gs://bucket/prefix/*.parquet`         | DuckDB with the httpfs extension     |
  * | `s3://bucket/prefix/*.parquet`         | DuckDB with the httpfs extension     |
  * | `bq://project.dataset.table`           | the BigQuery warehouse only          |
+ *
+ * Paths are relative to the org's source folder, `{PIPELINE_SOURCE_ROOT}/{org}/`, and confined
+ * to it (src/sources/): the run request was checked at admission, and the files are checked
+ * again here, right before they are read, with every match resolved to its real path. What is
+ * shown (messages, quality results, x_source_file) is relative to that folder.
  *
  * Anything that cannot be read here fails the step as non-retryable, naming what is missing:
  * retrying does not install an extension or change the warehouse.
@@ -22,13 +27,24 @@ export type FileFormat = 'csv' | 'jsonl' | 'parquet';
 export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
 
 export interface ExportFiles {
+  /** As given: the path inside the org's folder, or the remote URI. */
   uri: string;
   kind: 'local' | 'gs' | 's3';
-  /** Absolute paths, or the remote URI (DuckDB expands remote globs itself). */
+  /** What DuckDB reads: real paths, or the remote URI (DuckDB expands remote globs itself). */
   files: string[];
+  /** The same files as shown: relative to the org's folder. */
+  shown: string[];
+  /** The org folder's real path (local files): stripped from what DuckDB reports. */
+  folder?: string;
   format: FileFormat;
-  /** Zero-byte files left out (BigQuery EXPORT DATA writes empty shards). */
+  /** Zero-byte files left out (BigQuery EXPORT DATA writes empty shards), as shown. */
   skipped: string[];
+}
+
+/** Where the source is confined, and how to name it when it is refused (never echoing an operator's setting). */
+export interface SourceScope {
+  folder: string;
+  label: string;
 }
 
 const EXTENSIONS: [RegExp, FileFormat][] = [
@@ -43,39 +59,36 @@ export function formatOfFile(path: string): FileFormat | undefined {
 
 const permanent = (message: string) => new ProcessorError(message, { retryable: false });
 
-export async function resolveExportFiles(uri: string, declared: FileFormat | 'auto', warehouse: Warehouse): Promise<ExportFiles> {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
-  if (scheme === 'bq' || scheme === 'bigquery') {
+export async function resolveExportFiles(uri: string, declared: FileFormat | 'auto', warehouse: Warehouse, scope: SourceScope): Promise<ExportFiles> {
+  const source = parseSourceUri(uri);
+  if (source.kind === 'refused') throw permanent(`${scope.label} ${source.reason}`);
+  if (source.kind === 'org') return localFiles(source.path, declared, scope);
+  if (source.scheme === 'bq') {
     throw permanent(
       `${uri}: a BigQuery export table is read by the BigQuery warehouse, and this service runs the ${warehouse.dialect} warehouse. ` +
-        'Export the table to files (EXPORT DATA ... FORMAT = PARQUET) and give their path or gs:// URI as source_uri.',
+        "Export the table to files (EXPORT DATA ... FORMAT = PARQUET) and give their path in the org's source folder or their gs:// URI as source_uri.",
     );
   }
-  if (scheme === 'gs' || scheme === 's3' || scheme === 'gcs' || scheme === 's3a') return remoteFiles(uri, scheme.startsWith('s3') ? 's3' : 'gs', declared, warehouse);
-  if (scheme && scheme !== 'file') throw permanent(`${uri}: unsupported source scheme ${scheme}://; use a local path or glob, gs://, s3:// or bq://`);
-  return localFiles(scheme === 'file' ? uri.slice('file://'.length) : uri, declared);
+  return remoteFiles(uri, source.scheme, declared, warehouse);
 }
 
-async function localFiles(path: string, declared: FileFormat | 'auto'): Promise<ExportFiles> {
-  const absolute = isAbsolute(path) ? path : resolve(path);
-  const isDirectory = await stat(absolute).then((s) => s.isDirectory(), () => false);
-  const pattern = isDirectory ? `${absolute.replace(/\/+$/, '')}/**/*` : absolute;
-  const matched: string[] = [];
-  if (!/[*?[{]/.test(pattern)) {
-    if (!(await stat(pattern).then((s) => s.isFile(), () => false))) throw permanent(`source file ${path} does not exist`);
-    matched.push(pattern);
-  } else {
-    for await (const file of glob(pattern)) {
-      if (await stat(file).then((s) => s.isFile(), () => false)) matched.push(file);
-    }
-  }
-  const candidates = matched.filter((file) => !isDirectory || declared !== 'auto' || formatOfFile(file)).sort();
+async function localFiles(path: string, declared: FileFormat | 'auto', scope: SourceScope): Promise<ExportFiles> {
+  const listed = await listOrgFiles(path, scope.folder);
+  if (listed.kind !== 'files') throw permanent(listed.reason);
+  const candidates = listed.files.filter((file) => !listed.directory || declared !== 'auto' || formatOfFile(file.shown));
   if (candidates.length === 0) throw permanent(`no export file matches ${path}`);
-  const sizes = await Promise.all(candidates.map((file) => stat(file).then((s) => s.size)));
-  const files = candidates.filter((_, i) => (sizes[i] ?? 0) > 0);
-  const skipped = candidates.filter((_, i) => (sizes[i] ?? 0) === 0);
+  const files = candidates.filter((file) => file.size > 0);
   if (files.length === 0) throw permanent(`every file matching ${path} is empty`);
-  return { uri: path, kind: 'local', files, skipped, format: detectFormat(files, declared) };
+  const shown = files.map((file) => file.shown);
+  return {
+    uri: path,
+    kind: 'local',
+    files: files.map((file) => file.real),
+    shown,
+    folder: listed.folder,
+    skipped: candidates.filter((file) => file.size === 0).map((file) => file.shown),
+    format: detectFormat(shown, declared),
+  };
 }
 
 async function remoteFiles(uri: string, kind: 'gs' | 's3', declared: FileFormat | 'auto', warehouse: Warehouse): Promise<ExportFiles> {
@@ -84,10 +97,10 @@ async function remoteFiles(uri: string, kind: 'gs' | 's3', declared: FileFormat 
   if (!httpfs?.installed) {
     throw permanent(
       `${uri}: reading ${kind}:// needs DuckDB's httpfs extension, which is not installed in this service (INSTALL httpfs needs network access when the image is built), ` +
-        `and ${kind === 's3' ? 'AWS credentials' : 'a GCS HMAC key'} as a DuckDB secret. Copy the export to a local path, or run where httpfs is available.`,
+        `and ${kind === 's3' ? 'AWS credentials' : 'a GCS HMAC key'} as a DuckDB secret. Copy the export into the org's source folder, or run where httpfs is available.`,
     );
   }
-  return { uri, kind, files: [uri], skipped: [], format: detectFormat([uri], declared) };
+  return { uri, kind, files: [uri], shown: [uri], skipped: [], format: detectFormat([uri], declared) };
 }
 
 function detectFormat(files: string[], declared: FileFormat | 'auto'): FileFormat {

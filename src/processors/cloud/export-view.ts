@@ -11,7 +11,9 @@ import { canonicalName, parseColumnType, quoteIdent, quoteLiteral, type ColumnTy
  *   LIST and MAP values stored as JSON text, per-key tag columns folded into one JSON object;
  * - contract columns typed as the contract says, whatever the file format: text is parsed
  *   (timestamps with or without zone or seconds, `M/D/YYYY` dates, decimals in E notation),
- *   and a value that does not parse fails naming the column and the file;
+ *   and a value that does not parse fails naming the column and the file (relative to the
+ *   org's folder), never the value: the run's error is shown to the org and a cell may hold
+ *   anything;
  * - contract columns the export lacks are typed NULLs; extra columns are kept as they came.
  */
 export interface SourceColumn {
@@ -33,6 +35,17 @@ export function readerSql(files: ExportFiles, lenient = false): string {
     case 'parquet':
       return `read_parquet(${list}, union_by_name = true, filename = 'x_source_file')`;
   }
+}
+
+/**
+ * x_source_file as shown: relative to the org's folder. DuckDB's `filename` column is the path
+ * it was given, the file's real path on the server; a path outside the prefix (none should be)
+ * is cut to its base name rather than shown.
+ */
+export function shownFileSql(files: ExportFiles): string {
+  if (!files.folder) return 'x_source_file';
+  const prefix = `${files.folder}/`;
+  return `CASE WHEN starts_with(x_source_file, ${quoteLiteral(prefix)}) THEN substr(x_source_file, ${prefix.length + 1}) ELSE parse_filename(x_source_file) END`;
 }
 
 interface Leaf {
@@ -65,6 +78,8 @@ export interface NormaliseOptions {
   shape: string;
   /** Columns of one value on every row: x_source_dataset, x_load_shape. */
   constants: Record<string, string>;
+  /** SQL of the file's name as shown (shownFileSql); the view's x_source_file. */
+  sourceFile: string;
 }
 
 export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
@@ -102,7 +117,7 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     const leaf = leafOf(field);
     if (leaf) {
       used.add(leaf);
-      select.push(`${typed(leaf.expr, leaf.type, field, leaf.original)} AS ${quoteIdent(field.name)}`);
+      select.push(`${typed(leaf.expr, leaf.type, field, leaf.original, options.sourceFile)} AS ${quoteIdent(field.name)}`);
       continue;
     }
     const tags = folded.get(field.name);
@@ -116,7 +131,7 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     if (map) {
       const source = byName.get(map.column) as Leaf;
       const value = `CAST(${source.expr}[${quoteLiteral(field.name.slice(map.prefix.length))}] AS VARCHAR)`;
-      select.push(`${typed(value, { kind: 'scalar', text: 'VARCHAR' }, field, `${source.original}['${field.name.slice(map.prefix.length)}']`)} AS ${quoteIdent(field.name)}`);
+      select.push(`${typed(value, { kind: 'scalar', text: 'VARCHAR' }, field, `${source.original}['${field.name.slice(map.prefix.length)}']`, options.sourceFile)} AS ${quoteIdent(field.name)}`);
       continue;
     }
     if (field.required || field.requiredIn.includes(options.shape)) missingRequired.push(field.name);
@@ -137,7 +152,7 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     extras.push(name);
     select.push(`${leaf.type.kind === 'nested' ? `CAST(to_json(${leaf.expr}) AS VARCHAR)` : leaf.expr} AS ${quoteIdent(name)}`);
   }
-  select.push('x_source_file');
+  select.push(options.sourceFile === 'x_source_file' ? 'x_source_file' : `${options.sourceFile} AS x_source_file`);
   for (const [name, value] of Object.entries(options.constants)) select.push(`${quoteLiteral(value)} AS ${quoteIdent(name)}`);
   return { sql: `SELECT\n  ${select.join(',\n  ')}\nFROM ${options.reader}`, filled, missingRequired, extras };
 }
@@ -189,10 +204,10 @@ const NUMERIC_SOURCE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMAL
 const TIME_SOURCE = /^(DATE|TIMESTAMP|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|TIMESTAMP WITH TIME ZONE|TIMESTAMPTZ)$/;
 
 /** The value of a source column as the contract's type. */
-function typed(expr: string, type: ColumnType, field: ContractField, original: string): string {
+function typed(expr: string, type: ColumnType, field: ContractField, original: string, file: string): string {
   const text = type.kind === 'scalar' ? type.text.toUpperCase() : '';
   const isText = text === 'VARCHAR';
-  const fail = (what: string) => `error(${quoteLiteral(`column ${original} of `)} || coalesce(x_source_file, '?') || ': cannot read ' || ${expr} || ' as ${what}')`;
+  const fail = (what: string) => `error(${quoteLiteral(`column ${original} of `)} || coalesce(${file}, '?') || ${quoteLiteral(`: a value is not ${what}`)})`;
   const trimmed = `trim(${expr})`;
   const blank = `${expr} IS NULL OR ${trimmed} = ''`;
   switch (field.type) {
