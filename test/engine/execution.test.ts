@@ -75,6 +75,16 @@ version: "1"
 steps:
   - { step_id: sticky, ps_type: test.slow_stop, timeout_seconds: 1, retry: { max_attempts: 2, backoff_seconds: 0 }, config: { stop_ms: 400 } }
 `,
+  'slow_write.yml': `
+pipeline_id: test_slow_write
+name: Slow write
+description: replaces one row per day of its range, slowly
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: write, ps_type: test.slow_write, config: { spin: 30000000 } }
+`,
   'slow.yml': `
 pipeline_id: test_slow
 name: Slow
@@ -106,8 +116,8 @@ domain: engine
 version: "1"
 steps:
   - step_id: transform
-    ps_type: generic.local_bq_transformer
-    config: { target_table: t, schema: demo/demo_usage_raw, query: "SELECT * FROM {org_dataset}.x WHERE d = '{no_such_variable}'" }
+    ps_type: test.uses_secret
+    config: { provider: "p_{no_such_variable}" }
 `,
 };
 
@@ -202,11 +212,20 @@ for (const factory of controlPlaneFactories()) describe(`pipeline execution on $
     assert.equal((await app.runs.steps(org, runId))[0]?.attempts, 2);
   });
 
+  test('concurrent runs writing overlapping partitions never write at once: one row per day, none duplicated', async () => {
+    // Same-range runs first: on an empty table each one's DELETE finds nothing to conflict on.
+    const ranges = Array.from({ length: 12 }, (_, i) => (i < 6 ? { start_date: '2026-03-01', end_date: '2026-03-03' } : { start_date: `2026-03-0${i - 5}`, end_date: `2026-03-0${i - 3}` }));
+    const ids = await Promise.all(ranges.map((body) => run('slow_write', body)));
+    for (const id of ids) assert.equal((await waitForRunEnd(app, org, id, 60_000)).status, 'completed');
+    const days = await app.warehouse!.query(`SELECT d, CAST(count(*) AS INTEGER) AS n FROM ${org}_dev.demo_usage_raw WHERE d LIKE '2026-03-%' GROUP BY d ORDER BY d`);
+    assert.deepEqual(days, ['01', '02', '03', '04', '05', '06', '07', '08'].map((day) => ({ d: `2026-03-${day}`, n: 1 })));
+  });
+
   test('an unknown template variable fails the run in validating, naming it', async () => {
     const runId = await run('unknown_var');
     const ended = await waitForRunEnd(app, org, runId);
     assert.equal(ended.status, 'failed');
-    assert.match(ended.error_message ?? '', /^validating: Unknown template variable: no_such_variable \(in steps\[0\]\.config\.query\)/);
+    assert.match(ended.error_message ?? '', /^validating: Unknown template variable: no_such_variable \(in steps\[0\]\.config\.provider\)/);
     assert.deepEqual(await transitions(runId), ['->pending', 'pending>validating', 'validating>failed']);
     assert.deepEqual(await app.runs.steps(org, runId), [], 'no step ran');
   });

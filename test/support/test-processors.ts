@@ -59,6 +59,32 @@ const slowStop = defineProcessor({
   },
 });
 
+/**
+ * Replaces its partition (one row per day of the run in `demo_usage_raw`) with a SELECT that
+ * takes a while, so concurrent runs' writes overlap in time.
+ */
+const slowWrite = defineProcessor({
+  type: 'test.slow_write',
+  description: 'test processor',
+  configSchema: Type.Object({ spin: Type.Integer({ minimum: 0 }) }),
+  async run(config, context) {
+    const { rows } = await context.warehouse.replacePartition({
+      dataset: context.dataset,
+      table: 'demo_usage_raw',
+      schema: 'demo/demo_usage_raw',
+      lineage: context.lineage,
+      runDates: { start: context.startDate, end: context.endDate },
+      runDateColumn: 'd',
+      select: {
+        sql: `SELECT CAST(CAST(day AS DATE) AS VARCHAR) AS d FROM range(CAST($start AS DATE), CAST($end AS DATE) + 1, INTERVAL 1 DAY) t(day)
+               WHERE (SELECT sum(i) FROM range($spin) r(i)) >= 0`,
+        params: { start: context.startDate, end: context.endDate, spin: config.spin },
+      },
+    }, context.signal);
+    return { rowsWritten: rows, tables: ['demo_usage_raw'] };
+  },
+});
+
 /** Reads a credential and logs it carelessly, as a buggy processor would: nothing may leak. */
 const usesSecret = defineProcessor({
   type: 'test.uses_secret',
@@ -74,5 +100,5 @@ const usesSecret = defineProcessor({
 
 export function testProcessors(): ProcessorRegistry {
   const builtin = builtinProcessors();
-  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang, slowStop, usesSecret] as Processor[]);
+  return processorRegistry([...builtin.types().map((type) => builtin.get(type) as Processor), work, hang, slowStop, slowWrite, usesSecret] as Processor[]);
 }

@@ -120,4 +120,30 @@ describe('DuckDB warehouse', () => {
     await assert.rejects(warehouse.replacePartitionFromBatches({ dataset: 'bulk_dev', table: 'demo_usage_raw', schema: 'demo/demo_usage_raw', lineage, runDates: { start: '2026-01-01', end: '2026-01-31' }, runDateColumn: 'usage_date', columns: ['usage_date', 'team', 'service', 'usage_quantity', 'unit_price'], batches: failing() }), /page 2 truncated/);
     assert.deepEqual(await warehouse.query('SELECT count(*)::INT AS n FROM bulk_dev.demo_usage_raw'), before);
   });
+
+  test("engine errors reach a run in plain words: no SQL text, no cell values, no server paths", async () => {
+    const cases: [string, RegExp][] = [
+      ['SELECT nope FROM range(1)', /^the step's SQL names a column "nope" that its input does not have$/],
+      ["SELECT CAST('secret-cell-42' AS INTEGER)", /^a value could not be converted: Could not convert string '…' to INT32$/],
+      ['SELECT * FROM no_such.t', /^table "no_such\.t" does not exist/],
+      ["SELECT * FROM read_csv('/srv/other_org/export.csv')", /^No files found/],
+    ];
+    for (const [sql, expected] of cases) {
+      await assert.rejects(warehouse.query(sql), (error: Error & { retryable?: boolean }) => {
+        assert.match(error.message, expected);
+        assert.doesNotMatch(error.message, /LINE \d|SELECT|secret-cell|\/srv\/| Error: /);
+        assert.equal(error.retryable, /read_csv/.test(sql), `${sql}: only the I/O error may pass on a retry`);
+        return true;
+      });
+    }
+  });
+
+  test('a write that loses a write-write conflict is tried again and lands once', async () => {
+    await warehouse.replacePartition(write({ dataset: 'conflict_dev' }));
+    // Eight replaces of the same rows at once: DuckDB fails all but one at their DELETE.
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => warehouse.replacePartition(write({ dataset: 'conflict_dev', select: usage('2026-01-01..2026-01-03', i + 2) }))));
+    assert.deepEqual(results.map((r) => r.status), Array(8).fill('fulfilled'));
+    const [row] = await warehouse.query('SELECT count(*)::INT AS n FROM conflict_dev.demo_usage_raw');
+    assert.equal(row?.n, 3);
+  });
 });

@@ -5,8 +5,12 @@ import { ProcessorError } from '../../shared/errors.ts';
 import { loadTableSchema, type Field, type FieldType } from '../table-schema.ts';
 import { assertIdentifier, type Warehouse } from '../warehouse.ts';
 import { runBound, bind, writePartition } from './partition-write.ts';
+import { warehouseError, WarehouseConflictError } from './engine-errors.ts';
 import { exportRows } from './export-rows.ts';
 import { stageBatches } from './stage-rows.ts';
+
+/** Tries of a transaction that lost a write-write conflict, the first included. */
+const CONFLICT_ATTEMPTS = 4;
 
 const DUCKDB_TYPES: Record<FieldType, string> = {
   STRING: 'VARCHAR',
@@ -65,22 +69,32 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     try {
       return await fn(connection);
     } catch (error) {
-      throw classify(error);
+      throw warehouseError(error);
     } finally {
       signal?.removeEventListener('abort', interrupt);
       connection.closeSync();
     }
   }
 
-  async function inTransaction<T>(connection: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
-    await connection.run('BEGIN TRANSACTION');
-    try {
-      const result = await fn();
-      await connection.run('COMMIT');
-      return result;
-    } catch (error) {
-      await connection.run('ROLLBACK').catch(() => undefined);
-      throw error;
+  /**
+   * One transaction, tried again when DuckDB reports a write-write conflict with a concurrent
+   * transaction (optimistic MVCC: the loser fails at once rather than waiting). The control
+   * plane's partition locks keep two writers off the same rows, so this covers the rest: two
+   * loads replacing one shared view, a catalog change.
+   */
+  async function inTransaction<T>(connection: DuckDBConnection, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await fn();
+        await connection.run('COMMIT');
+        return result;
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        const classified = warehouseError(error);
+        if (!(classified instanceof WarehouseConflictError) || attempt >= CONFLICT_ATTEMPTS || signal?.aborted) throw classified;
+        await new Promise((resolve) => setTimeout(resolve, 25 * 4 ** attempt * (0.5 + Math.random())));
+      }
     }
   }
 
@@ -110,7 +124,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
 
     async replacePartition(write, signal) {
       await warehouse.ensureTable(write.dataset, write.table, write.schema);
-      return withConnection((c) => inTransaction(c, async () => ({ rows: await writePartition(c, write) })), signal);
+      return withConnection((c) => inTransaction(c, async () => ({ rows: await writePartition(c, write) }), signal), signal);
     },
 
     async replacePartitionFromBatches(write, signal) {
@@ -123,7 +137,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
         const select = write.select ?? {
           sql: `SELECT ${write.columns.map((column) => `CAST("${column}" AS ${types.get(column) ?? 'VARCHAR'}) AS "${column}"`).join(', ')} FROM staged`,
         };
-        const rows = await inTransaction(c, () => writePartition(c, { ...write, select }));
+        const rows = await inTransaction(c, () => writePartition(c, { ...write, select }), signal);
         await c.run('DROP TABLE staged');
         return { rows, staged };
       }, signal);
@@ -143,7 +157,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     async runScript(statements, signal) {
       await withConnection((c) => inTransaction(c, async () => {
         for (const statement of statements) await runBound(c, statement.sql, statement.params ?? {});
-      }), signal);
+      }, signal), signal);
     },
 
     async query(sql, params = {}, signal) {
@@ -162,17 +176,4 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     },
   };
   return warehouse;
-}
-
-/**
- * SQL that cannot bind or parse fails the same way every time, so it is not worth a retry;
- * a write-write conflict with a concurrent transaction, or an I/O error, may pass next time.
- */
-const PERMANENT = /^(Binder|Parser|Catalog|Conversion|Invalid Input|Constraint|Not implemented|Out of Range) Error/;
-
-function classify(error: unknown): unknown {
-  if (error instanceof ProcessorError || !(error instanceof Error)) return error;
-  // DuckDB separates the parts of a qualified name with NUL bytes in some messages.
-  const message = error.message.replace(/\0/g, '.');
-  return new ProcessorError(message, { retryable: !PERMANENT.test(message), cause: error });
 }
