@@ -85,6 +85,18 @@ version: "1"
 steps:
   - { step_id: write, ps_type: test.slow_write, config: { spin: 30000000 } }
 `,
+  'chain.yml': `
+pipeline_id: test_chain
+name: Chain
+description: three short steps in a row
+provider: test
+domain: engine
+version: "1"
+steps:
+  - { step_id: a, ps_type: test.work, config: { ms: 5 } }
+  - { step_id: b, ps_type: test.work, depends_on: [a], config: { ms: 5 } }
+  - { step_id: c, ps_type: test.work, depends_on: [b], config: { ms: 5 } }
+`,
   'slow.yml': `
 pipeline_id: test_slow
 name: Slow
@@ -240,6 +252,25 @@ for (const factory of controlPlaneFactories()) describe(`pipeline execution on $
     assert.equal(ended.status, 'cancelled');
     assert.equal((await app.runs.steps(org, runId))[0]?.status, 'cancelled');
     assert.equal((await transitions(runId)).at(-1), 'running>cancelled');
+  });
+
+  test('100 runs cancelled at random moments of their transitions: no deadlock, every run ends, every slot is released', async () => {
+    const before = (await app.orgs.subscription(org)).running_count;
+    const outcomes = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+      const runId = await run('chain');
+      await new Promise((resolve) => setTimeout(resolve, (i * 7919) % 120));
+      const cancel = await app.requests.cancel(org, runId, 'test');
+      return { runId, cancel };
+    }));
+    const ended = await Promise.all(outcomes.map(({ runId }) => waitForRunEnd(app, org, runId, 60_000)));
+    for (const run of ended) {
+      assert.ok(['cancelled', 'completed'].includes(run.status), `${run.run_id} ended ${run.status}: ${run.error_message}`);
+      assert.doesNotMatch(run.error_message ?? '', /deadlock|engine/i);
+    }
+    assert.ok(ended.some((r) => r.status === 'cancelled'), 'some cancels landed before the end');
+    assert.equal((await app.orgs.subscription(org)).running_count, before);
+    const queued = await cp.db.query('SELECT 1 FROM run_queue q JOIN pipeline_runs r USING (org_slug, run_id) WHERE r.status IN ($1, $2, $3)', ['completed', 'failed', 'cancelled']);
+    assert.equal(queued.length, 0, 'no ended run left in the queue');
   });
 
   test('a run whose worker died is recovered when its lease expires', async () => {
