@@ -3,9 +3,15 @@ import { Type, type TSchema } from '@sinclair/typebox';
 /** Request and response schemas, declared once: Fastify validates and serialises with them and they form the OpenAPI document. */
 const DateTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 const RunStatus = Type.Union(['pending', 'validating', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)));
-const Slug = Type.String({ pattern: '^[a-z][a-z0-9_]{1,48}[a-z0-9]$', description: 'organization slug' });
-const Segment = Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 100 });
-const Uuid = Type.String({ format: 'uuid' });
+/** As organizations.org_slug's CHECK in 001_control_plane.sql. */
+export const Slug = Type.String({ pattern: '^[a-z][a-z0-9_]{1,48}[a-z0-9]$', minLength: 3, maxLength: 50, description: 'organization slug' });
+export const Segment = Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 100 });
+const Uuid = Type.String({ format: 'uuid', maxLength: 36 });
+const IsoDate = Type.String({ format: 'date', maxLength: 10, description: 'YYYY-MM-DD' });
+/** The largest value of a PostgreSQL integer column (subscriptions' limits). */
+export const INT4_MAX = 2_147_483_647;
+/** Text a person names something with: no control characters (PostgreSQL text refuses NUL). */
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
 
 export const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()), limit: Type.Optional(Type.String()), retry_after_seconds: Type.Optional(Type.Number()) }),
@@ -19,13 +25,12 @@ export const RouteParams = Type.Object({ org: Slug, provider: Segment, domain: S
 
 export const RunBody = Type.Object(
   {
-    date: Type.Optional(Type.String({ description: 'YYYY-MM-DD: a one-day run' })),
-    start_date: Type.Optional(Type.String({ description: 'YYYY-MM-DD' })),
-    end_date: Type.Optional(Type.String({ description: 'YYYY-MM-DD' })),
+    date: Type.Optional(Type.String({ format: 'date', maxLength: 10, description: 'YYYY-MM-DD: a one-day run' })),
+    start_date: Type.Optional(IsoDate),
+    end_date: Type.Optional(IsoDate),
   },
-  // Declared parameters are typed by the pipeline, and checked there: a schema type here would
-  // let the validator coerce 5 into "5" before the pipeline sees it.
-  { additionalProperties: Type.Unknown(), description: 'dates and the pipeline’s declared parameters' },
+  // Declared parameters are typed by the pipeline, and checked there (run-parameters.ts).
+  { additionalProperties: Type.Unknown(), maxProperties: 50, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, description: 'dates and the pipeline’s declared parameters' },
 );
 
 export const RunAccepted = Type.Object({ run_id: Type.String(), pipeline_logging_id: Type.String(), status: Type.Literal('pending') });
@@ -97,7 +102,7 @@ export const RunsQuery = Type.Object({
   pipeline: Type.Optional(Segment),
   status: Type.Optional(RunStatus),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 200 })),
 });
 
 export const PipelineInfo = Type.Object({
@@ -113,10 +118,14 @@ export const PipelineInfo = Type.Object({
   steps: Type.Array(Type.Object({ step_id: Type.String(), ps_type: Type.String(), depends_on: Type.Array(Type.String()) })),
 });
 
-export const CreateOrgBody = Type.Object(
-  { org_slug: Slug, name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), plan: Type.Optional(Type.String({ pattern: '^[A-Z_]+$' })) },
-  { additionalProperties: false },
-);
+/** A plan of configs/system/plans.json. */
+function PlanName(plans: readonly string[]) {
+  return Type.Union(plans.map((plan) => Type.Literal(plan)), { description: 'a plan of configs/system/plans.json' });
+}
+
+export function CreateOrgBody(plans: readonly string[]) {
+  return Type.Object({ org_slug: Slug, name: Type.Optional(Name), plan: Type.Optional(PlanName(plans)) }, { additionalProperties: false });
+}
 
 export const Subscription = Type.Object({
   plan: Type.String(),
@@ -129,16 +138,21 @@ export const Subscription = Type.Object({
   running_count: Type.Integer(),
 });
 
-export const SubscriptionPatch = Type.Object(
-  {
-    plan: Type.Optional(Type.String({ pattern: '^[A-Z_]+$' })),
-    status: Type.Optional(Type.Union(['ACTIVE', 'TRIAL', 'PAST_DUE', 'SUSPENDED', 'CANCELLED'].map((s) => Type.Literal(s)))),
-    daily_limit: Type.Optional(Type.Integer({ minimum: 0 })),
-    monthly_limit: Type.Optional(Type.Integer({ minimum: 0 })),
-    concurrent_limit: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
+/** Limits are integer columns: a larger number was a database error and a 500. */
+const Limit = Type.Integer({ minimum: 0, maximum: INT4_MAX });
+
+export function SubscriptionPatch(plans: readonly string[]) {
+  return Type.Object(
+    {
+      plan: Type.Optional(PlanName(plans)),
+      status: Type.Optional(Type.Union(['ACTIVE', 'TRIAL', 'PAST_DUE', 'SUSPENDED', 'CANCELLED'].map((s) => Type.Literal(s)))),
+      daily_limit: Type.Optional(Limit),
+      monthly_limit: Type.Optional(Limit),
+      concurrent_limit: Type.Optional(Limit),
+    },
+    { additionalProperties: false, minProperties: 1 },
+  );
+}
 
 export const CreatedKey = Type.Object({ org_slug: Type.String(), key_id: Type.String(), api_key: Type.String(), key_prefix: Type.String() });
 

@@ -28,6 +28,9 @@ export function credentialService(options: { store: CredentialStore; wrapper: Ke
       if (!CREDENTIAL_ID.test(credentialId)) throw new InputError('credential_id must be 1-64 letters, digits, _ or -', { field: 'credential_id' });
       if (typeof input.secret !== 'string' || input.secret.trim().length === 0 || input.secret.length > 16_384) throw new InputError('secret must be a non-empty string of at most 16 KiB', { field: 'secret' });
       const metadata = input.metadata ?? {};
+      // Stored as jsonb, which refuses \u0000 (a database error, and a 500, before this check).
+      const json = JSON.stringify(metadata);
+      if (json.length > 16_384 || json.includes('\\u0000')) throw new InputError('metadata must be at most 16 KiB of JSON, without NUL characters', { field: 'metadata' });
       const secretKey = Object.keys(metadata).find((key) => SECRET_LIKE.test(key));
       if (secretKey) throw new InputError(`metadata.${secretKey} looks like a secret: metadata is stored in clear; put the secret in "secret"`, { field: `metadata.${secretKey}` });
       const sealed = await seal(new Secret(input.secret.trim()), options.wrapper);

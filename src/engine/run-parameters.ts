@@ -50,7 +50,9 @@ export function resolveRunParameters(pipeline: PipelineConfig, body: Record<stri
 }
 
 function checkParameter(name: string, value: unknown, spec: ParameterSpec): string | number | boolean {
-  const fail = (expected: string) => new InputError(`parameter "${name}" must be ${expected}, got ${JSON.stringify(value)}`, { field: name });
+  const shown = JSON.stringify(value) ?? String(value);
+  // A 10 KB value is named by its start, not echoed whole.
+  const fail = (expected: string) => new InputError(`parameter "${name}" must be ${expected}, got ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`, { field: name });
   let checked: string | number | boolean;
   switch (spec.type) {
     case 'date':
@@ -78,10 +80,14 @@ function checkParameter(name: string, value: unknown, spec: ParameterSpec): stri
       break;
     }
     default:
-      if (typeof value !== 'string' || value.length > 1000) throw fail('a string of at most 1000 characters');
+      if (typeof value !== 'string' || value.length > (spec.maxLength ?? 1000)) throw fail(`a string of at most ${spec.maxLength ?? 1000} characters`);
       if (spec.pattern && !new RegExp(spec.pattern).test(value)) throw fail(`a string matching ${spec.pattern}`);
       checked = value;
   }
+  // Stored with the run as jsonb, which refuses NUL: a database error, and a 500, before.
+  if (typeof checked === 'string' && checked.includes('\u0000')) throw fail('a string without NUL characters');
+  if (typeof checked === 'number' && spec.minimum !== undefined && checked < spec.minimum) throw fail(`at least ${spec.minimum}`);
+  if (typeof checked === 'number' && spec.maximum !== undefined && checked > spec.maximum) throw fail(`at most ${spec.maximum}`);
   if (spec.enum && !spec.enum.includes(checked as string | number)) throw fail(`one of ${spec.enum.join(', ')}`);
   return checked;
 }

@@ -13,6 +13,11 @@ export const ParameterSchema = Type.Object(
     default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
     enum: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Number()]), { minItems: 1 })),
     pattern: Type.Optional(Type.String()),
+    /** Bounds of an integer or number parameter, inclusive; a run outside them is refused at admission. */
+    minimum: Type.Optional(Type.Number()),
+    maximum: Type.Optional(Type.Number()),
+    /** Longest string value (at most 1000, the default). */
+    maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
 );

@@ -4,18 +4,22 @@ import type { App } from '../../main/app.ts';
 import { createOrganization } from '../../main/organizations.ts';
 import type { PlanLimits } from '../../store/orgs.ts';
 import { rootAuth } from '../auth.ts';
-import { CreatedKey, CreateOrgBody, OrgParams, Subscription, SubscriptionPatch, withErrors } from '../schemas.ts';
+import { CreatedKey, CreateOrgBody, OrgParams, Slug, Subscription, SubscriptionPatch, withErrors } from '../schemas.ts';
 
-const KeyParams = Type.Object({ org: Type.String(), key_id: Type.String({ format: 'uuid' }) });
+const KeyParams = Type.Object({ org: Slug, key_id: Type.String({ format: 'uuid', maxLength: 36 }) });
 
 /** Operator endpoints (X-CA-Root-Key): organisations, their keys and subscriptions. */
 export function adminRoutes(server: FastifyInstance, app: App): void {
   const rootOnly = rootAuth(app.settings.rootApiKey);
   const tags = ['admin'];
   const security = [{ rootKey: [] }];
+  // Plans are those of configs/system/plans.json: an unknown one was stored as given.
+  const plans = Object.keys(app.plans);
+  const createBody = CreateOrgBody(plans);
+  const patchBody = SubscriptionPatch(plans);
 
-  server.post<{ Body: Static<typeof CreateOrgBody> }>('/api/v1/admin/orgs', {
-    schema: { tags, security, summary: 'Create an organisation; its first API key is returned once', body: CreateOrgBody, response: withErrors({ 201: CreatedKey }, 400, 401, 403, 409) },
+  server.post<{ Body: Static<typeof createBody> }>('/api/v1/admin/orgs', {
+    schema: { tags, security, summary: 'Create an organisation; its first API key is returned once', body: createBody, response: withErrors({ 201: CreatedKey }, 400, 401, 403, 409) },
     preValidation: rootOnly,
   }, async (request, reply) => reply.code(201).send(await createOrganization(app, request.body)));
 
@@ -29,8 +33,8 @@ export function adminRoutes(server: FastifyInstance, app: App): void {
     preValidation: rootOnly,
   }, async (request) => app.orgs.subscription(request.params.org, app.clock.now()));
 
-  server.patch<{ Params: Static<typeof OrgParams>; Body: Static<typeof SubscriptionPatch> }>('/api/v1/admin/orgs/:org/subscription', {
-    schema: { tags, security, summary: 'Change plan, status or limits', params: OrgParams, body: SubscriptionPatch, response: withErrors({ 200: Subscription }, 400, 401, 403, 404) },
+  server.patch<{ Params: Static<typeof OrgParams>; Body: Static<typeof patchBody> }>('/api/v1/admin/orgs/:org/subscription', {
+    schema: { tags, security, summary: 'Change plan, status or limits', params: OrgParams, body: patchBody, response: withErrors({ 200: Subscription }, 400, 401, 403, 404) },
     preValidation: rootOnly,
   }, async (request) => app.orgs.updateSubscription(request.params.org, request.body as Partial<PlanLimits>));
 

@@ -2,15 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import { rootAuth } from '../auth.ts';
-import { OrgParams, withErrors } from '../schemas.ts';
+import { OrgParams, Slug, withErrors } from '../schemas.ts';
 
-const ProviderParams = Type.Object({ org: Type.String(), provider: Type.String({ pattern: '^[a-z][a-z0-9_]{1,40}$' }) });
+const ProviderParams = Type.Object({ org: Slug, provider: Type.String({ pattern: '^[a-z][a-z0-9_]{1,40}$', maxLength: 41 }) });
 const CredentialQuery = Type.Object({ credential_id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })) });
 const PutBody = Type.Object(
   {
     secret: Type.String({ minLength: 1, maxLength: 16_384, description: 'the API key or service-account JSON; never returned' }),
     credential_id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'non-secret settings such as base_url' })),
+    metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' }), Type.Unknown(), { maxProperties: 50, description: 'non-secret settings such as base_url' })),
   },
   { additionalProperties: false },
 );

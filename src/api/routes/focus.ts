@@ -11,10 +11,10 @@ import { orgAuth } from '../auth.ts';
 import { OrgParams, withErrors } from '../schemas.ts';
 
 const ExportQuery = Type.Object({
-  from: Type.Optional(Type.String({ description: 'first charge day, YYYY-MM-DD' })),
-  to: Type.Optional(Type.String({ description: 'last charge day, YYYY-MM-DD' })),
-  run_id: Type.Optional(Type.String()),
-  table: Type.Optional(Type.String()),
+  from: Type.Optional(Type.String({ format: 'date', maxLength: 10, description: 'first charge day, YYYY-MM-DD' })),
+  to: Type.Optional(Type.String({ format: 'date', maxLength: 10, description: 'last charge day, YYYY-MM-DD' })),
+  run_id: Type.Optional(Type.String({ format: 'uuid', maxLength: 36 })),
+  table: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 100 })),
   format: Type.Union([Type.Literal('csv'), Type.Literal('parquet')], { default: 'csv' }),
 });
 

@@ -4,7 +4,7 @@ import type { App } from '../../main/app.ts';
 import type { PipelineConfig } from '../../pipelines/config-schema.ts';
 import { PipelineInfo } from '../schemas.ts';
 
-const ProviderParams = Type.Object({ provider: Type.String({ pattern: '^[a-z][a-z0-9_]*$' }) });
+const ProviderParams = Type.Object({ provider: Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 100 }) });
 const PipelineList = Type.Object({ pipelines: Type.Array(PipelineInfo) });
 
 /** Pipeline discovery (no auth, as in the seeds): what can be run and with which parameters. */
