@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
+import type { Run as RunRow } from '../../store/runs.ts';
 import { orgAuth } from '../auth.ts';
 import { LogLine, OrgRunParams, QualityResultSchema, QualitySummary, Step, Transition, withErrors } from '../schemas.ts';
 import { runOrThrow } from './pipelines.ts';
@@ -12,7 +14,8 @@ function summarise(results: { status: string }[]) {
   return { pass: count('pass'), fail: count('fail'), skipped: count('skipped'), warn: count('warn') };
 }
 
-const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }) });
+/** run_logs.id is a bigint; a larger after_id was a database error and a 500. */
+const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }) });
 
 /** A run's trace: log lines, steps, status transitions, and the whole log as a file. */
 export function logRoutes(server: FastifyInstance, app: App): void {
@@ -60,17 +63,30 @@ export function logRoutes(server: FastifyInstance, app: App): void {
     preValidation: auth,
   }, async (request, reply) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
-    const [steps, transitions, logs, quality] = await Promise.all([app.runs.steps(run.org_slug, run.run_id), app.runs.transitions(run.org_slug, run.run_id), app.runs.logs(run.org_slug, run.run_id, { limit: 1_000_000 }), app.runs.quality(run.org_slug, run.run_id)]);
-    const lines = [
-      { type: 'run', ...run },
-      ...transitions.map((transition) => ({ type: 'transition', ...transition })),
-      ...steps.map((step) => ({ type: 'step', ...step })),
-      ...logs.map((line) => ({ type: 'log', ...line })),
-      ...quality.map((result) => ({ type: 'quality', ...result })),
-    ];
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')
       .header('content-disposition', `attachment; filename="run-${run.run_id}.log.jsonl"`)
-      .send(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+      .send(Readable.from(runLogLines(app, run)));
   });
+}
+
+/** Log lines read per query: a run may have up to a million of them. */
+const DOWNLOAD_PAGE = 1000;
+
+/**
+ * The whole log of a run as JSON lines, written as it is read: the log lines page by id, so
+ * memory holds one page, not the million lines one string held before (issue 10, item 7).
+ */
+async function* runLogLines(app: App, run: RunRow): AsyncGenerator<string> {
+  const line = (value: object) => `${JSON.stringify(value)}\n`;
+  yield line({ type: 'run', ...run });
+  for (const transition of await app.runs.transitions(run.org_slug, run.run_id)) yield line({ type: 'transition', ...transition });
+  for (const step of await app.runs.steps(run.org_slug, run.run_id)) yield line({ type: 'step', ...step });
+  for (let afterId = 0; ; ) {
+    const page = await app.runs.logs(run.org_slug, run.run_id, { afterId, limit: DOWNLOAD_PAGE });
+    if (page.length > 0) yield page.map((log) => line({ type: 'log', ...log })).join('');
+    if (page.length < DOWNLOAD_PAGE) break;
+    afterId = Number(page.at(-1)?.id);
+  }
+  for (const result of await app.runs.quality(run.org_slug, run.run_id)) yield line({ type: 'quality', ...result });
 }
