@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { tryLockDir } from './data-dir-lock.ts';
 import { pgliteDb, postgresDb, type Db } from './db.ts';
 import { migrate } from './migrate.ts';
-import { pgliteSocketDb, servePglite } from './pglite-socket.ts';
+import { pgliteSocketDb, servePglite } from './control-plane-socket.ts';
 
 export interface ControlPlane {
   db: Db;
