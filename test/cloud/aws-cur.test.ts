@@ -220,7 +220,7 @@ describe('AWS legacy CUR (CSV, gzip)', () => {
     const file = await write('no-cost.csv.gz', header.filter((c) => c !== 'lineItem/UnblendedCost'), csvRows.map((r) => r.filter((_, i) => i !== header.indexOf('lineItem/UnblendedCost'))));
     const run = await h.run('aws/cost/billing', { start_date: '2026-05-01', end_date: '2026-05-31', source_uri: h.uri(file) });
     assert.equal(run.status, 'failed');
-    assert.match(run.error ?? '', /^cloud\.billing_export: cur1\/no-cost\.csv\.gz \(aws cur\) lacks required column line_item_unblended_cost \(contract .*aws_cur\.json\)$/);
+    assert.match(run.error ?? '', /^cloud\.billing_export: cur1\/no-cost\.csv\.gz \(aws cur\) lacks required column line_item_unblended_cost \(contract schemas\/cloud\/aws_cur\.json\)$/);
     const steps = await h.app.runs.steps(h.org, run.runId);
     assert.deepEqual(steps.map((s) => [s.step_id, s.status]), [['load_export', 'failed'], ['convert_to_focus', 'skipped'], ['load_report', 'skipped']]);
   });

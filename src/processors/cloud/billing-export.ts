@@ -156,9 +156,9 @@ export const billingExport = defineProcessor({
 const SHARED_MACROS = 'cloud/sp_cloud_0_macros_focus';
 
 async function macroStatements(procedure: string, context: ProcessorContext): Promise<string[]> {
-  const file = join(context.configsDir, 'system', 'procedures', `${procedure}.${context.warehouse.dialect}.sql`);
-  const script = await readFile(file, 'utf8').catch((cause: unknown) => {
-    throw new ProcessorError(`macros ${procedure} have no ${context.warehouse.dialect} version (${file})`, { retryable: false, cause });
+  const file = `system/procedures/${procedure}.${context.warehouse.dialect}.sql`;
+  const script = await readFile(join(context.configsDir, file), 'utf8').catch((cause: unknown) => {
+    throw new ProcessorError(`macros ${procedure} have no ${context.warehouse.dialect} version (${file} in the configs folder)`, { retryable: false, cause });
   });
   return splitStatements(resolveTemplates(script, context.variables, procedure));
 }

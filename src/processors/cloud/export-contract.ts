@@ -23,6 +23,7 @@ export interface ContractField {
 }
 
 export interface ExportContract {
+  /** Relative to the configs folder (`schemas/cloud/aws_cur.json`): run errors name no server path. */
   file: string;
   fields: ContractField[];
 }
@@ -30,12 +31,12 @@ export interface ExportContract {
 const TYPES = new Set<string>(['STRING', 'NUMERIC', 'FLOAT64', 'TIMESTAMP', 'BOOL', 'JSON']);
 
 export async function loadExportContract(configsDir: string, name: string): Promise<ExportContract> {
-  const file = join(configsDir, 'schemas', `${name}.json`);
+  const file = `schemas/${name}.json`;
   let parsed: { fields?: unknown };
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8')) as { fields?: unknown };
+    parsed = JSON.parse(await readFile(join(configsDir, file), 'utf8')) as { fields?: unknown };
   } catch (cause) {
-    throw new ProcessorError(`export contract ${file} cannot be read: ${(cause as Error).message}`, { retryable: false, cause });
+    throw new ProcessorError(`export contract ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'invalid JSON'})`, { retryable: false, cause });
   }
   if (!Array.isArray(parsed.fields)) throw new ProcessorError(`${file}: "fields" must be an array`, { retryable: false });
   const fields = parsed.fields.map((raw: Record<string, unknown>, i): ContractField => {
