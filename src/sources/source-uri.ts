@@ -1,6 +1,6 @@
 /**
- * What a `source_uri` names, decided from its text alone (no file is touched): a cloud URI read
- * with the org's own credential, or a path inside the org's source folder. Anything that could
+ * What a `source_uri` names, decided from its text alone (no file is touched): a cloud URI (for
+ * the org's own credential to read), or a path inside the org's source folder. Anything that could
  * leave that folder by its spelling is refused here; what could leave it through the file
  * system (a symlink) is refused by listOrgFiles, which resolves every match.
  */
@@ -13,8 +13,8 @@ export type SourceUri =
 const REMOTE: Record<string, 'gs' | 's3' | 'bq'> = { gs: 'gs', gcs: 'gs', s3: 's3', s3a: 's3', bq: 'bq', bigquery: 'bq' };
 
 /**
- * `..` as a whole segment, also inside glob syntax: `{..,x}/f` and `@(..)/f` expand to a parent
- * folder (node's fs.glob follows them: measured, `{..,sub}/*` listed the sibling folder).
+ * `..` as a whole segment, also inside glob syntax: node's fs.glob expands `{..,sub}/*` to the
+ * parent's entries (measured); extglob forms such as `@(..)` are refused the same way.
  */
 const PARENT = /(^|[/{},()|])\.\.($|[/{},()|])/;
 
