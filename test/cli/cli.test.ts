@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,19 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { REPO } from '../support/test-app.ts';
-
-const BIN = join(REPO, 'bin', 'pipeline.ts');
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { cli, startServer, type ServerProcess } from '../support/server-process.ts';
 
 async function rowCount(dataDir: string, table: string): Promise<{ n: number; columns: string[] }> {
   const instance = await DuckDBInstance.create(join(dataDir, 'warehouse.duckdb'));
@@ -32,8 +19,8 @@ async function rowCount(dataDir: string, table: string): Promise<{ n: number; co
 }
 
 describe('the CLI', () => {
-  const children: ChildProcess[] = [];
-  after(() => children.forEach((child) => child.kill('SIGKILL')));
+  const servers: ServerProcess[] = [];
+  after(() => servers.forEach((server) => server.child.kill('SIGKILL')));
 
   test('alone, it owns the data folder and runs the demo pipeline itself; a re-run keeps the row count', async () => {
     const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-alone-')) };
@@ -55,18 +42,10 @@ describe('the CLI', () => {
   });
 
   test('next to a running server, it shares the server’s control plane and the server executes', async () => {
-    const port = String(20000 + Math.floor(Math.random() * 20000));
-    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-served-')), PORT: port, HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
-    const server = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: '' } });
-    children.push(server);
-    let output = '';
-    server.stdout.on('data', (chunk) => (output += chunk));
-    const deadline = Date.now() + 30_000;
-    while (!/export API_KEY=(\S+)/.test(output)) {
-      if (Date.now() > deadline) throw new Error(`server did not start: ${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const apiKey = /export API_KEY=(\S+)/.exec(output)?.[1] as string;
+    const server = await startServer();
+    servers.push(server);
+    const { env, demoKey: apiKey } = server;
+    const port = env.PORT;
 
     const viaCli = await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-01-20'], env);
     assert.equal(viaCli.code, 0, viaCli.stdout + viaCli.stderr);
@@ -84,9 +63,7 @@ describe('the CLI', () => {
     const runs = await cli(['runs', 'demo', '--json'], env);
     assert.equal(JSON.parse(runs.stdout).length, 2);
 
-    server.kill('SIGTERM');
-    const code = await new Promise((resolve) => server.on('close', resolve));
-    assert.equal(code, 0, 'graceful shutdown');
+    assert.equal(await server.stop(), 0, 'graceful shutdown');
   });
 
   test('validate lists every config problem and exits non-zero', async () => {
