@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 import { isIsoDate } from '../shared/clock.ts';
 import { isUuid } from '../shared/ids.ts';
@@ -14,7 +14,24 @@ const OPTIONS: Options = { useDefaults: true, removeAdditional: false, allErrors
 export function requestValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const text = withFormats(new Ajv({ ...OPTIONS, coerceTypes: 'array' }));
   const json = withFormats(new Ajv({ ...OPTIONS, coerceTypes: false }));
-  return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object);
+  return ({ schema, httpPart }) => (httpPart === 'body' ? json.compile(schema as object) : finiteOnly(text.compile(schema as object)));
+}
+
+/**
+ * Ajv coerces "Infinity" to Infinity and then passes it as an integer within any maximum
+ * (ajv 8.20), so `?limit=Infinity` reached the database as a bigint and answered 500.
+ */
+function finiteOnly(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    if (!validate(data)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const bad = Object.entries(typeof data === 'object' && data !== null ? data : {}).find(([, value]) => [value].flat().some((v) => typeof v === 'number' && !Number.isFinite(v)));
+    checked.errors = bad ? [{ instancePath: `/${bad[0]}`, schemaPath: '#/finite', keyword: 'finite', params: {}, message: 'must be a finite number' }] : null;
+    return !bad;
+  }) as ValidateFunction;
+  return checked;
 }
 
 /**
