@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { resolveTemplates } from '../../pipelines/templates.ts';
+import { resolveSqlTemplates, sqlIdentifiers } from '../../pipelines/templates.ts';
 import { NotFoundError, ProcessorError } from '../../shared/errors.ts';
 import type { QualityResult } from '../../shared/quality.ts';
 import { orgFolder } from '../../sources/org-folder.ts';
@@ -160,7 +160,7 @@ async function macroStatements(procedure: string, context: ProcessorContext): Pr
   const script = await readFile(join(context.configsDir, file), 'utf8').catch((cause: unknown) => {
     throw new ProcessorError(`macros ${procedure} have no ${context.warehouse.dialect} version (${file} in the configs folder)`, { retryable: false, cause });
   });
-  return splitStatements(resolveTemplates(script, context.variables, procedure));
+  return splitStatements(resolveSqlTemplates(script, sqlIdentifiers(context.variables), procedure));
 }
 
 /** The export's columns; a CSV whose dialect the strict sniffer rejects is read leniently. */
