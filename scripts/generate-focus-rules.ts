@@ -35,6 +35,7 @@ interface ModelRule {
 
 export interface FocusModel {
   Details: { ModelVersion: string; FOCUSVersion: string };
+  ApplicabilityCriteria: Record<string, { Description: string }>;
   ModelDatasets: Record<string, { ModelRules: string[] }>;
   ModelRules: Record<string, ModelRule>;
 }
@@ -165,7 +166,17 @@ export function buildRuleSet(model: FocusModel, overrides: Overrides, columns: s
     rules.push(rule);
   }
   const providers = Object.fromEntries(Object.entries(overrides.providers).map(([k, v]) => [k, [...v]]));
-  return { focus_version: model.Details.FOCUSVersion, model_version: model.Details.ModelVersion, dataset: 'CostAndUsage', columns, providers, rules };
+  // Listed for the checker: explicit criteria (validate-focus --applicability-criteria) are checked against them.
+  const criteria = Object.fromEntries(Object.entries(model.ApplicabilityCriteria).map(([k, v]) => [k, v.Description]));
+  return {
+    focus_version: model.Details.FOCUSVersion,
+    model_version: model.Details.ModelVersion,
+    dataset: 'CostAndUsage',
+    columns,
+    applicability_criteria: criteria,
+    providers,
+    rules,
+  };
 }
 
 const HEADER = `# FOCUS 1.3 Cost and Usage conformance rules run by src/focus/check-focus-table.ts.
@@ -175,13 +186,15 @@ const HEADER = `# FOCUS 1.3 Cost and Usage conformance rules run by src/focus/ch
 # Each rule: id (the model's rule id, or PRJ-... for ours), level (MUST / SHOULD), source
 # (model | corrected | supplied | project), check + args (a function of src/focus/check-functions.ts
 # or json-check-functions.ts), when (row condition; absent columns count as null), applies_if
-# (applicability criteria, all of which a provider must declare), or skipped (why not checkable).
+# (applicability criteria, all of which a row's profile must declare), or skipped (why not checkable).
+# providers: the profiles; a row's x_SourceSystem names its profile (src/focus/applicability.ts).
 `;
 
 export function renderRuleSet(set: FocusRuleSet): string {
   const flow = (v: unknown) => stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trimEnd();
   const head =
     stringify({ focus_version: set.focus_version, model_version: set.model_version, dataset: set.dataset, columns: set.columns }, { lineWidth: 0 }) +
+    `applicability_criteria:\n${Object.entries(set.applicability_criteria).map(([k, v]) => `  ${k}: ${flow(v)}`).join('\n')}\n` +
     `providers:\n${Object.entries(set.providers).map(([k, v]) => `  ${k}: ${flow(v)}`).join('\n')}\n`;
   const body = set.rules.map((r) =>
     Object.entries(r)

@@ -1,11 +1,15 @@
 /**
  * Checks a table (or any DuckDB table expression) against the FOCUS 1.3 rule set.
  *
- * Cost: one DESCRIBE, one scan that counts every row rule's violations (SUM(CASE ...)),
- * one query per dataset-level rule (GROUP BY), and, only when something failed, one query that
- * fetches a few example rows per failing rule. Rules never loop over rows in TypeScript.
+ * Cost: one DESCRIBE, one GROUP BY of the rows' profiles (x_SourceSystem; not when the caller
+ * names the provider or the criteria), one scan that counts every row rule's violations
+ * (SUM(CASE ...)), one query per dataset-level rule (GROUP BY), and, only when something failed,
+ * one query that fetches a few example rows per failing rule. Rules never loop over rows in
+ * TypeScript. Per-row applicability (applicability.ts) adds a row condition to the rules that
+ * apply to some of the present profiles only, so a mixed export is still one scan.
  */
 import { InputError } from '../shared/errors.ts';
+import { type Applicability, type ApplicabilityOptions, PROFILE_COLUMN, type RuleScope, resolveApplicability, ruleScope } from './applicability.ts';
 import { CHECK_FUNCTIONS, type CompiledCheck } from './check-functions.ts';
 import { type FocusRule, type FocusRuleSet, type RuleLevel, loadCurrencyCodes, loadFocusRuleSet } from './focus-rules.ts';
 import { ColumnSet, columnKind, conditionColumns, conditionSql, ident } from './sql-text.ts';
@@ -24,6 +28,8 @@ export interface RuleResult {
   /** A few failing rows: identifying columns plus the columns the rule reads. */
   examples: Record<string, unknown>[];
   reason?: string;
+  /** The profiles whose rows the rule was checked on, when not every row's (null: rows of no known profile). */
+  profiles?: (string | null)[];
 }
 
 export interface CheckFocusTableOptions {
@@ -31,8 +37,13 @@ export interface CheckFocusTableOptions {
   table: string;
   /** Row filter, e.g. the rows one run wrote; trusted SQL. */
   where?: string;
-  /** Our provider key; selects the applicability criteria declared in the rule file. */
-  provider?: string;
+  /**
+   * Our provider key: every row has its profile (a conversion's own rows). Without it, nor
+   * applicabilityCriteria, each row has the profile its x_SourceSystem names.
+   */
+  provider?: ApplicabilityOptions['provider'];
+  /** Criteria every row declares (names of the model, or 'ALL'), instead of the profiles. */
+  applicabilityCriteria?: ApplicabilityOptions['applicabilityCriteria'];
   ruleSet?: FocusRuleSet;
   currencyCodes?: readonly string[];
   maxExamples?: number;
@@ -46,26 +57,39 @@ interface Pending {
   rule: FocusRule;
   compiled: Exclude<CompiledCheck, { kind: 'schema' }>;
   filter: string;
+  /** Columns the rule reads, its condition and its profile included. */
+  reads: string[];
+}
+
+export interface FocusTableCheck {
+  results: RuleResult[];
+  applicability: Applicability;
 }
 
 export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptions): Promise<RuleResult[]> {
+  return (await checkFocusTableWithApplicability(sql, opts)).results;
+}
+
+export async function checkFocusTableWithApplicability(sql: SqlRunner, opts: CheckFocusTableOptions): Promise<FocusTableCheck> {
   const ruleSet = opts.ruleSet ?? (await loadFocusRuleSet());
   const currencyCodes = opts.currencyCodes ?? (await loadCurrencyCodes());
-  const declared = declaredCriteria(ruleSet, opts.provider);
   const described = await sql.all(`DESCRIBE SELECT * FROM ${opts.table}`);
   const order = described.map((r) => String(r.column_name));
   const cols = new ColumnSet(described.map((r) => ({ name: String(r.column_name), type: String(r.column_type), kind: columnKind(String(r.column_type)) })));
   const source = `(SELECT * FROM ${opts.table}${opts.where ? ` WHERE ${opts.where}` : ''})`;
+  const applicability = await resolveApplicability(sql, source, cols, ruleSet, opts);
   const focusColumns = new Set(ruleSet.columns);
 
   const results: RuleResult[] = [];
-  const schemaFailures: number[] = [];
+  const schemaFailures: { index: number; rows?: number | undefined }[] = [];
   const pending: Pending[] = [];
   ruleSet.rules.forEach((rule, index) => {
     const base: RuleResult = { rule_id: rule.id, status: 'skipped', level: rule.level, description: rule.description, failing_rows: 0, examples: [] };
     results.push(base);
-    const skip = skipReason(rule, cols, declared, opts.provider);
+    const scope: RuleScope = rule.skipped === undefined ? ruleScope(rule, applicability, cols) : {};
+    const skip = rule.skipped ?? scope.skip ?? missingColumns(rule, cols);
     if (skip) return void (base.reason = skip);
+    if (scope.profiles) base.profiles = scope.profiles;
     const fn = CHECK_FUNCTIONS[rule.check as string];
     if (!fn) throw new InputError(`rule ${rule.id}: unknown check function ${String(rule.check)}`);
     const compiled = fn.compile({ args: rule.args ?? {}, cols, order, focusColumns, currencyCodes });
@@ -73,12 +97,14 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
       base.status = compiled.failed ? 'fail' : 'pass';
       if (compiled.failed) {
         base.reason = compiled.detail;
-        schemaFailures.push(index);
+        schemaFailures.push({ index, rows: scope.rows });
       }
       return;
     }
-    const filter = rule.when ? conditionSql(rule.when, cols) : 'TRUE';
-    pending.push({ index, rule, compiled, filter });
+    const conditions = [scope.condition, rule.when ? conditionSql(rule.when, cols) : undefined].filter((c) => c !== undefined);
+    const filter = conditions.length > 0 ? conditions.join(' AND ') : 'TRUE';
+    const reads = [...fn.columns(rule.args ?? {}), ...conditionColumns(rule.when), ...(scope.condition ? [PROFILE_COLUMN] : [])];
+    pending.push({ index, rule, compiled, filter, reads: [...new Set(reads)] });
   });
 
   const perValue = (p: Pending) => p.compiled.kind === 'row' && p.compiled.perValue === true;
@@ -89,7 +115,8 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
     `SELECT count(*) AS n${rowRules.map((p, i) => `, sum(CASE WHEN ${predicate(p)} THEN 1 ELSE 0 END) AS f${i}`).join('')} FROM ${source}`,
   );
   const totalRows = Number(counts[0]?.n ?? 0);
-  for (const i of schemaFailures) (results[i] as RuleResult).failing_rows = totalRows;
+  // A missing column fails the rows whose profile demands it.
+  for (const { index, rows } of schemaFailures) (results[index] as RuleResult).failing_rows = rows ?? totalRows;
 
   const failingRowRules: Pending[] = [];
   rowRules.forEach((p, i) => {
@@ -100,7 +127,7 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
   // A costly predicate (JSON parsing) is evaluated once per distinct value of the columns it
   // reads, each value weighted by its rows: a load's Tags hold far fewer distinct objects than rows.
   for (const p of pending.filter(perValue)) {
-    const read = [...new Set([...CHECK_FUNCTIONS[p.rule.check as string]!.columns(p.rule.args ?? {}), ...conditionColumns(p.rule.when)])].map(ident);
+    const read = p.reads.map(ident);
     const [r] = await sql.all(
       `SELECT coalesce(sum(n), 0) AS failing_rows FROM (SELECT ${read.join(', ')}, count(*) AS n FROM ${source} GROUP BY ALL) WHERE ${predicate(p)}`,
     );
@@ -115,7 +142,7 @@ export async function checkFocusTable(sql: SqlRunner, opts: CheckFocusTableOptio
     const [r] = await sql.all(query);
     settle(results[p.index] as RuleResult, Number(r?.failing_rows ?? 0), parseJsonList(r?.examples));
   }
-  return results;
+  return { results, applicability };
 }
 
 function settle(result: RuleResult, failing: number, examples: Record<string, unknown>[]): void {
@@ -129,7 +156,7 @@ async function attachExamples(sql: SqlRunner, source: string, cols: ColumnSet, f
   if (failing.length === 0 || limit <= 0) return;
   const branches = failing.map((p) => {
     // The offending columns first, so a reader sees the bad value before the identifying keys.
-    const wanted = [...CHECK_FUNCTIONS[p.rule.check as string]!.columns(p.rule.args ?? {}), ...conditionColumns(p.rule.when), ...EXAMPLE_KEYS];
+    const wanted = [...p.reads, ...EXAMPLE_KEYS];
     const shown = [...new Set(wanted)].filter((c) => cols.has(c)).slice(0, 10);
     const struct = shown.length ? `struct_pack(${shown.map((c) => `${ident(c)} := ${ident(c)}`).join(', ')})` : `struct_pack(row := 'n/a')`;
     const filter = `(${p.filter}) AND (${(p.compiled as { violation: string }).violation})`;
@@ -146,30 +173,7 @@ function parseJsonList(value: unknown): Record<string, unknown>[] {
   return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
 }
 
-/** undefined: no provider given, so applicability is inferred from which columns are present. */
-function declaredCriteria(ruleSet: FocusRuleSet, provider: string | undefined): Set<string> | undefined {
-  if (provider === undefined) return undefined;
-  const criteria = ruleSet.providers[provider];
-  if (!criteria) {
-    throw new InputError(`unknown provider ${provider}; rules-1.3.yml declares ${Object.keys(ruleSet.providers).join(', ')}`, { field: 'provider' });
-  }
-  return new Set(criteria);
-}
-
-function skipReason(rule: FocusRule, cols: ColumnSet, declared: Set<string> | undefined, provider: string | undefined): string | undefined {
-  if (rule.skipped !== undefined) return rule.skipped;
-  const criteria = rule.applies_if ?? [];
-  if (criteria.length > 0) {
-    if (declared === undefined) {
-      // Without a provider we cannot know whether a conditional column must exist; its content
-      // rules still run whenever the column is there.
-      if (rule.check === 'column_present') return `needs a provider to decide (${criteria.join(' and ')})`;
-    } else {
-      // All of them: the model's texts join a rule's criteria with "and" (e.g. CAU-CostAndUsage-D-047-C).
-      const lacking = criteria.filter((c) => !declared.has(c));
-      if (lacking.length > 0) return `not applicable: provider ${provider} does not declare ${lacking.join(', ')}`;
-    }
-  }
+function missingColumns(rule: FocusRule, cols: ColumnSet): string | undefined {
   const missing = CHECK_FUNCTIONS[rule.check as string]?.columns(rule.args ?? {}).filter((c) => !cols.has(c)) ?? [];
   return missing.length > 0 ? `column ${missing.join(', ')} absent` : undefined;
 }

@@ -48,6 +48,8 @@ export interface FocusRuleSet {
   dataset: string;
   /** The dataset's FOCUS columns in specification order; anything else is a custom column. */
   columns: string[];
+  /** The model's applicability criteria, each with its description. */
+  applicability_criteria: Record<string, string>;
   /** Applicability criteria each of our providers declares (FOCUS ApplicabilityCriteria). */
   providers: Record<string, string[]>;
   rules: FocusRule[];
@@ -80,12 +82,13 @@ const conditionSchema = {
 
 const ruleSetSchema = {
   type: 'object',
-  required: ['focus_version', 'model_version', 'dataset', 'columns', 'providers', 'rules'],
+  required: ['focus_version', 'model_version', 'dataset', 'columns', 'applicability_criteria', 'providers', 'rules'],
   properties: {
     focus_version: { type: 'string' },
     model_version: { type: 'string' },
     dataset: { type: 'string' },
     columns: { type: 'array', items: { type: 'string' } },
+    applicability_criteria: { type: 'object', additionalProperties: { type: 'string' } },
     providers: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
     rules: {
       type: 'array',
@@ -123,6 +126,12 @@ export function parseFocusRuleSet(data: unknown, origin: string): FocusRuleSet {
       field: first?.instancePath,
     });
   }
+  // A criterion the model does not define would never match a declaration: a typo.
+  const criteria = new Set(Object.keys(data.applicability_criteria));
+  for (const [provider, declared] of Object.entries(data.providers)) {
+    const unknown = declared.find((c) => !criteria.has(c));
+    if (unknown) throw new InputError(`${origin}: /providers/${provider}: unknown applicability criterion ${unknown}`);
+  }
   const seen = new Set<string>();
   data.rules.forEach((rule, i) => {
     const where = `${origin}: /rules/${i} (${rule.id})`;
@@ -134,7 +143,7 @@ export function parseFocusRuleSet(data: unknown, origin: string): FocusRuleSet {
     const problem = validateCheckArgs(fn, rule.args ?? {});
     if (problem) throw new InputError(`${where}: ${rule.check} ${problem}`);
     for (const c of rule.applies_if ?? []) {
-      if (!/^[A-Z_]+_SUPPORTED$/.test(c)) throw new InputError(`${where}: malformed applicability criterion ${c}`);
+      if (!criteria.has(c)) throw new InputError(`${where}: unknown applicability criterion ${c}`);
     }
   });
   return data;

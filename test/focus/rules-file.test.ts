@@ -41,13 +41,16 @@ describe('rules-1.3.yml', () => {
   });
 
   test('the loader names the rule and the problem', () => {
-    const base = { focus_version: '1.3', model_version: 'x', dataset: 'CostAndUsage', columns: [], providers: {} };
+    const base = { focus_version: '1.3', model_version: 'x', dataset: 'CostAndUsage', columns: [], applicability_criteria: { REGION_SUPPORTED: 'd' }, providers: {} };
     const rule = (r: Partial<FocusRule>) => ({ ...base, rules: [{ id: 'R-1', level: 'MUST', description: 'd', source: 'project', ...r }] });
     assert.throws(() => parseFocusRuleSet(rule({ check: 'nope' }), 'f.yml'), /f\.yml: \/rules\/0 \(R-1\): unknown check function nope/);
     assert.throws(() => parseFocusRuleSet(rule({ check: 'not_null', args: {} }), 'f.yml'), /not_null needs argument column/);
     assert.throws(() => parseFocusRuleSet(rule({ check: 'not_null', args: { column: 'a b' } }), 'f.yml'), /column must be a column name/);
     assert.throws(() => parseFocusRuleSet(rule({ level: 'MAY' as 'MUST' }), 'f.yml'), InputError);
     assert.doesNotThrow(() => parseFocusRuleSet(rule({ skipped: 'not in the data' }), 'f.yml'));
+    // A criterion the model does not define would silently never apply.
+    assert.throws(() => parseFocusRuleSet(rule({ check: 'not_null', args: { column: 'RegionId' }, applies_if: ['REGION_SUPORTED'] }), 'f.yml'), /unknown applicability criterion REGION_SUPORTED/);
+    assert.throws(() => parseFocusRuleSet({ ...rule({ skipped: 's' }), providers: { aws: ['ZONE_SUPPORTED'] } }, 'f.yml'), /\/providers\/aws: unknown applicability criterion ZONE_SUPPORTED/);
   });
 });
 
