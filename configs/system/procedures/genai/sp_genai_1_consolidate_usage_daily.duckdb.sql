@@ -8,14 +8,29 @@ partition_filter AS (
   SELECT $org_slug AS org, $pipeline_id AS pipeline, $credential_id AS credential,
          CAST($start_date AS DATE) AS first_day, CAST($end_date AS DATE) AS last_day
 ),
+-- OpenAI changed what its token fields count (docs/genai-costs.md, "Two definitions"). A result
+-- with any of the fields added in 2026-07 (cache writes, the text/image split, cached audio)
+-- counts audio and images inside input_tokens/output_tokens; a result with none of them is of
+-- the earlier definition, where input_tokens/output_tokens are text only and the audio fields come
+-- on top (a real capture has output_audio_tokens 3,103 against output_tokens 822 on one day).
+-- Decided per result, so a page, a bucket or a range mixing both is counted right.
 openai_raw AS (
-  SELECT r.* FROM {org_dataset}.genai_openai_usage_raw r, partition_filter p
+  SELECT r.*,
+         coalesce(r.input_cache_write_tokens, r.input_uncached_tokens, r.input_text_tokens, r.input_cached_text_tokens,
+                  r.input_cached_audio_tokens, r.input_image_tokens, r.input_cached_image_tokens, r.output_text_tokens,
+                  r.output_image_tokens) IS NOT NULL AS totals_include_audio
+    FROM {org_dataset}.genai_openai_usage_raw r, partition_filter p
    WHERE r.x_org_slug = p.org AND r.x_pipeline_id = p.pipeline AND r.x_credential_id = p.credential
      AND r.usage_date BETWEEN p.first_day AND p.last_day
 ),
--- Completions split into the priced classes. From 2026-07 the API sends the split itself
--- (uncached/cached/cache-write, per modality); older results only input/cached/audio and output,
--- where uncached text is what remains of input_tokens.
+-- Completions split into the priced classes, each token counted in exactly one class:
+-- * 2026-07 definition: input_tokens = uncached + cached + cache writes, each of text, audio and
+--   image (input_audio_tokens and input_image_tokens are the uncached ones); output_tokens = text +
+--   audio + image. The API sends the split; where one of its fields is missing it is what remains.
+-- * earlier definition: input_tokens = text input, cached text included (input_cached_tokens);
+--   input_audio_tokens = audio input, cached audio included (no split given, so all of it is
+--   input_audio); output_tokens = text output; output_audio_tokens on top.
+-- The floors at zero are only reached by a result contradicting its own definition.
 openai_usage AS (
   SELECT r.usage_date, 'openai' AS provider, r.billing_account_id, r.billing_account_name,
          r.project_id AS sub_account_id, r.project_id AS sub_account_name, r.model,
@@ -29,10 +44,12 @@ openai_usage AS (
      ('input', 'Tokens', CASE
         WHEN r.endpoint IN ('embeddings', 'moderations') THEN r.input_tokens
         WHEN r.endpoint <> 'completions' THEN NULL
-        WHEN r.input_uncached_tokens IS NOT NULL THEN coalesce(r.input_text_tokens, greatest(0, r.input_uncached_tokens - coalesce(r.input_audio_tokens, 0) - coalesce(r.input_image_tokens, 0)))
-        ELSE greatest(0, coalesce(r.input_tokens, 0) - coalesce(r.input_cached_tokens, 0) - coalesce(r.input_audio_tokens, 0)) END),
+        WHEN r.totals_include_audio THEN coalesce(r.input_text_tokens, greatest(0,
+          coalesce(r.input_uncached_tokens, coalesce(r.input_tokens, 0) - coalesce(r.input_cached_tokens, 0) - coalesce(r.input_cache_write_tokens, 0))
+          - coalesce(r.input_audio_tokens, 0) - coalesce(r.input_image_tokens, 0)))
+        ELSE greatest(0, coalesce(r.input_tokens, 0) - coalesce(r.input_cached_tokens, 0)) END),
      ('cached_input', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN
-        CASE WHEN r.input_uncached_tokens IS NOT NULL
+        CASE WHEN r.totals_include_audio
              THEN coalesce(r.input_cached_text_tokens, greatest(0, coalesce(r.input_cached_tokens, 0) - coalesce(r.input_cached_audio_tokens, 0) - coalesce(r.input_cached_image_tokens, 0)))
              ELSE r.input_cached_tokens END END),
      ('cache_write', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN r.input_cache_write_tokens END),
@@ -41,7 +58,9 @@ openai_usage AS (
      ('input_image', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN r.input_image_tokens END),
      ('cached_input_image', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN r.input_cached_image_tokens END),
      ('output', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN
-        coalesce(r.output_text_tokens, greatest(0, coalesce(r.output_tokens, 0) - coalesce(r.output_audio_tokens, 0) - coalesce(r.output_image_tokens, 0))) END),
+        CASE WHEN r.totals_include_audio
+             THEN coalesce(r.output_text_tokens, greatest(0, coalesce(r.output_tokens, 0) - coalesce(r.output_audio_tokens, 0) - coalesce(r.output_image_tokens, 0)))
+             ELSE r.output_tokens END END),
      ('output_audio', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN r.output_audio_tokens END),
      ('output_image', 'Tokens', CASE WHEN r.endpoint = 'completions' THEN r.output_image_tokens END),
      ('images', 'Images', CASE WHEN r.endpoint = 'images' THEN r.images END),
