@@ -80,6 +80,23 @@ export class ColumnSet {
     return this.kind(name) === 'number' ? `CAST(${ident(name)} AS DOUBLE)` : `TRY_CAST(${this.text(name)} AS DOUBLE)`;
   }
 
+  /**
+   * How much rounding the value to its stated precision may have changed it: half a unit in the
+   * last place of a DECIMAL column's scale. Values of other types (a CSV's text, a Parquet
+   * DOUBLE) state no precision and are taken as written, unless `written` is given: then half a
+   * unit in the last decimal place written (E notation included: `1.5E-7` has 8), but never more
+   * than `written` (a cost written `2.4` may have lost its trailing zeros, not its cents).
+   */
+  halfUlp(name: string, written?: number): string {
+    const type = this.byName.get(name)?.type.toUpperCase() ?? '';
+    const decimal = /^(?:DECIMAL|NUMERIC)\(\s*\d+\s*,\s*(\d+)\s*\)/.exec(type);
+    if (decimal) return `5e-${Number(decimal[1]) + 1}`;
+    if (written === undefined || (this.kind(name) === 'number' && !/^(DOUBLE|FLOAT|REAL)/.test(type))) return '0';
+    const t = `trim(${this.text(name)})`;
+    const places = `(coalesce(length(regexp_extract(${t}, '\\.([0-9]*)', 1)), 0) - coalesce(TRY_CAST(regexp_extract(${t}, '[eE]([-+]?[0-9]+)$', 1) AS INTEGER), 0))`;
+    return `least(${literal(written)}, 0.5 * pow(10, -${places}))`;
+  }
+
   timestamp(name: string): string {
     return this.kind(name) === 'timestamp' ? ident(name) : `TRY_CAST(${this.text(name)} AS TIMESTAMPTZ)`;
   }

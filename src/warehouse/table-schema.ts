@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../shared/errors.ts';
 
-/** Column types of the project's table-schema files, named as BigQuery names them. */
-export const FIELD_TYPES = ['STRING', 'INT64', 'FLOAT64', 'NUMERIC', 'BOOL', 'DATE', 'TIMESTAMP', 'JSON'] as const;
+/**
+ * Column types of the project's table-schema files, named as BigQuery names them. NUMERIC is
+ * money (9 decimals); BIGNUMERIC is unit prices and quantities, whose product must stay exact to
+ * the cent for a price of 1e-12 per unit times 1e12 units as for 1e9 per unit times 1e-12 units.
+ */
+export const FIELD_TYPES = ['STRING', 'INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOL', 'DATE', 'TIMESTAMP', 'JSON'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 export interface Field {

@@ -7,21 +7,12 @@ import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { SqlRunner } from '../../src/focus/check-focus-table.ts';
 import { duckDbSqlRunner } from '../../src/focus/duckdb-sql-runner.ts';
+import type { FieldType } from '../../src/warehouse/table-schema.ts';
+import { DUCKDB_TYPES } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 
 export const REPO = new URL('../../', import.meta.url);
 export const SHARED_FOCUS = new URL('../shared/focus/', REPO);
 export const SAMPLES = new URL('samples/', SHARED_FOCUS);
-
-const DUCKDB_TYPE: Record<string, string> = {
-  STRING: 'VARCHAR',
-  INT64: 'BIGINT',
-  FLOAT64: 'DOUBLE',
-  NUMERIC: 'DECIMAL(38,9)',
-  BOOL: 'BOOLEAN',
-  DATE: 'DATE',
-  TIMESTAMP: 'TIMESTAMPTZ',
-  JSON: 'JSON',
-};
 
 const LINEAGE = 'x_org_slug VARCHAR, x_pipeline_id VARCHAR, x_credential_id VARCHAR, x_pipeline_run_date DATE, x_run_id VARCHAR, x_ingested_at TIMESTAMPTZ, x_ingestion_date DATE';
 
@@ -45,9 +36,9 @@ export async function openDb(): Promise<Db> {
 /** No NOT NULL constraints: tests seed nulls that the checker, not the table, must report. */
 export function focusTableDdl(name: string): string {
   const schema = JSON.parse(readFileSync(new URL('configs/schemas/focus/cost_data_standard_1_3.json', REPO), 'utf8')) as {
-    fields: { name: string; type: string }[];
+    fields: { name: string; type: FieldType }[];
   };
-  const columns = schema.fields.map((f) => `"${f.name}" ${DUCKDB_TYPE[f.type] ?? 'UNKNOWN'}`);
+  const columns = schema.fields.map((f) => `"${f.name}" ${DUCKDB_TYPES[f.type]}`);
   return `CREATE TABLE ${name} (${columns.join(', ')}, ${LINEAGE})`;
 }
 

@@ -114,11 +114,50 @@ describe('allowed values and combinations', () => {
 });
 
 describe('values and formats', () => {
-  test('ListCost must equal ListUnitPrice x PricingQuantity within tolerance', async () => {
+  test('ListCost must equal ListUnitPrice x PricingQuantity up to the rounding of each value to its stated precision', async () => {
     const off = await seeded([`UPDATE {t} SET ListCost = 2.43 ${where('usage-1')}`]);
     assert.deepEqual(failing(off), ['CAU-ListCost-C-011-C', 'CAU-ListUnitPrice-C-014-C']);
-    const rounding = await seeded([`UPDATE {t} SET ListCost = 2.400000001 ${where('usage-1')}`]);
-    assert.deepEqual(failing(rounding), []);
+    // One unit in the 9th decimal of a DECIMAL(38, 9) cost is not rounding: 0.1 x 24 is 2.4.
+    const unit = await seeded([`UPDATE {t} SET ListCost = 2.400000001 ${where('usage-1')}`]);
+    assert.deepEqual(failing(unit), ['CAU-ListCost-C-011-C', 'CAU-ListUnitPrice-C-014-C']);
+  });
+
+  // Prices and quantities at 18 decimals (BIGNUMERIC), costs at 9: the cost is the product
+  // rounded to 9 decimals, the only difference the check allows.
+  const priced = (price: string, quantity: string, cost: string) =>
+    `UPDATE {t} SET ListUnitPrice = ${price}, ContractedUnitPrice = ${price}, PricingCurrencyListUnitPrice = ${price}, PricingCurrencyContractedUnitPrice = ${price},
+       PricingQuantity = ${quantity}, ConsumedQuantity = ${quantity}, ListCost = ${cost}, ContractedCost = ${cost},
+       BilledCost = ${cost}, EffectiveCost = ${cost}, PricingCurrencyEffectiveCost = ${cost}, ContractApplied = NULL ${where('usage-1')}`;
+  const cases = [
+    { name: 'a tiny price times a huge quantity', price: '0.000000000001234567', quantity: '1000000000000', cost: '1.234567', wrong: '1.234577' },
+    { name: 'a huge price times a tiny quantity', price: '987654321.123456789', quantity: '0.000000000001234567', cost: '0.001219325', wrong: '0.001219328' },
+    { name: 'an OCI price per TB times a quantity in TB with 18 decimals', price: '25.5', quantity: '0.000224014123456789', cost: '0.005712360', wrong: '0.005712357' },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: stored exactly, the product rules pass, a cent-fraction off fails`, async () => {
+      for (const text of [false, true]) {
+        const exact = await seeded([priced(c.price, c.quantity, c.cost)], { text });
+        assert.deepEqual(failing(exact), [], `${c.name}, text ${text}`);
+        const stored = await db.sql.all(`SELECT CAST(ListUnitPrice AS VARCHAR) AS p, CAST(PricingQuantity AS VARCHAR) AS q FROM t${n} ${where('usage-1')}`);
+        assert.equal(Number(stored[0]?.p), Number(c.price));
+        assert.equal(Number(stored[0]?.q), Number(c.quantity));
+        if (!text) assert.equal(String(stored[0]?.q).replace(/0+$/, ''), c.quantity.includes('.') ? c.quantity : `${c.quantity}.`, 'every digit kept');
+        const wrong = await seeded([priced(c.price, c.quantity, c.wrong)], { text });
+        assert.deepEqual(failing(wrong), ['CAU-ContractedCost-C-011-C', 'CAU-ContractedUnitPrice-C-013-C', 'CAU-ListCost-C-011-C', 'CAU-ListUnitPrice-C-014-C'], `${c.name}, text ${text}`);
+      }
+    });
+  }
+
+  test('a file states the precision of its costs by the digits it writes, never coarser than the cent', async () => {
+    const text = (sql: string) => sql.replace(/= ([0-9.]+)/g, "= '$1'");
+    // 25.5 x 0.000224014123456789 = 0.00571236...: right to its last digit as 0.0057, wrong as 0.0058.
+    assert.deepEqual(failing(await seeded([text(priced('25.5', '0.000224014123456789', '0.0057'))], { text: true })), []);
+    const products = ['CAU-ContractedCost-C-011-C', 'CAU-ContractedUnitPrice-C-013-C', 'CAU-ListCost-C-011-C', 'CAU-ListUnitPrice-C-014-C'];
+    assert.deepEqual(failing(await seeded([text(priced('25.5', '0.000224014123456789', '0.0058'))], { text: true })), products);
+    // 0.1 x 24 written as 2.43 is wrong: a cost written with 2 decimals still means the cent,
+    // and prices written briefly are taken as written (0.1 is 0.1, not 0.05 to 0.15).
+    assert.deepEqual(failing(await seeded([text(priced('0.1', '24', '2.43'))], { text: true })), products);
+    assert.deepEqual(failing(await seeded([text(priced('0.1', '24', '2.4'))], { text: true })), []);
   });
 
   test('negative unit prices fail; periods must not be empty', async () => {

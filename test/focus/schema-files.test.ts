@@ -23,7 +23,7 @@ const skip = existsSync(fileURLToPath(SHARED_FOCUS)) ? false : '../shared/focus 
 const readSchema = (file: string) =>
   JSON.parse(readFileSync(new URL(`configs/schemas/focus/${file}`, REPO), 'utf8')) as { description: string; fields: Field[] };
 const LINEAGE = ['x_org_slug', 'x_pipeline_id', 'x_credential_id', 'x_pipeline_run_date', 'x_run_id', 'x_ingested_at', 'x_ingestion_date'];
-const TYPES = ['STRING', 'INT64', 'FLOAT64', 'NUMERIC', 'BOOL', 'DATE', 'TIMESTAMP', 'JSON'];
+const TYPES = ['STRING', 'INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOL', 'DATE', 'TIMESTAMP', 'JSON'];
 
 describe('cost_data_standard_1_3.json', () => {
   const schema = readSchema('cost_data_standard_1_3.json');
@@ -41,11 +41,11 @@ describe('cost_data_standard_1_3.json', () => {
     }
   });
 
-  test('types agree with the type rules: decimals are NUMERIC (never float), date-times TIMESTAMP, JSON formats JSON', async () => {
+  test('types agree with the type rules: decimals are NUMERIC or BIGNUMERIC (never float), date-times TIMESTAMP, JSON formats JSON', async () => {
     const set = await loadFocusRuleSet();
     const typeOf = new Map(schema.fields.map((f) => [f.name, f.type]));
     const want: Record<string, string[]> = {
-      type_decimal: ['NUMERIC'], type_datetime: ['TIMESTAMP'], type_string: ['STRING', 'JSON'],
+      type_decimal: ['NUMERIC', 'BIGNUMERIC'], type_datetime: ['TIMESTAMP'], type_string: ['STRING', 'JSON'],
       key_value_format: ['JSON'], json_object_format: ['JSON'],
     };
     let checked = 0;
@@ -56,6 +56,13 @@ describe('cost_data_standard_1_3.json', () => {
     }
     assert.ok(checked > 60);
     assert.deepEqual(schema.fields.filter((f) => f.type === 'FLOAT64'), []);
+  });
+
+  test('unit prices and quantities are BIGNUMERIC (18 decimals), costs NUMERIC (9)', () => {
+    const typeOf = new Map(schema.fields.map((f) => [f.name, f.type]));
+    const wide = ['ListUnitPrice', 'ContractedUnitPrice', 'PricingCurrencyListUnitPrice', 'PricingCurrencyContractedUnitPrice', 'PricingQuantity', 'ConsumedQuantity', 'CommitmentDiscountQuantity'];
+    assert.deepEqual(schema.fields.filter((f) => f.type === 'BIGNUMERIC').map((f) => f.name).sort(), [...wide].sort());
+    for (const cost of ['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'PricingCurrencyEffectiveCost']) assert.equal(typeOf.get(cost), 'NUMERIC', cost);
   });
 
   test('allowed values are those the rules check', async () => {

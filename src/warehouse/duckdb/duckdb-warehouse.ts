@@ -7,17 +7,23 @@ import { assertIdentifier, type Warehouse } from '../warehouse.ts';
 import { runBound, bind, writePartition } from './partition-write.ts';
 import { warehouseError, WarehouseConflictError } from './engine-errors.ts';
 import { exportRows } from './export-rows.ts';
+import { loadMigrations, migrateDataset } from './migrate-dataset.ts';
 import { stageBatches } from './stage-rows.ts';
 
 /** Tries of a transaction that lost a write-write conflict, the first included. */
 const CONFLICT_ATTEMPTS = 4;
 
-const DUCKDB_TYPES: Record<FieldType, string> = {
+export const DUCKDB_TYPES: Readonly<Record<FieldType, string>> = {
   STRING: 'VARCHAR',
   INT64: 'BIGINT',
   FLOAT64: 'DOUBLE',
   // BigQuery NUMERIC: exact decimal, 29 integer digits and 9 fractional ones.
   NUMERIC: 'DECIMAL(38, 9)',
+  // Unit prices and quantities. BigQuery BIGNUMERIC has 38 fractional digits; DuckDB's widest
+  // decimal is 38 digits in all, so 20 integer digits and 18 fractional ones: a price of 1e-12
+  // keeps 6 significant digits. A product of two of these is typed DECIMAL(38, 36) and overflows
+  // from 100 on, so SQL multiplies them through exactProduct (src/warehouse/exact-product.ts).
+  BIGNUMERIC: 'DECIMAL(38, 18)',
   BOOL: 'BOOLEAN',
   DATE: 'DATE',
   TIMESTAMP: 'TIMESTAMPTZ',
@@ -56,6 +62,22 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
   // Concurrent CREATE ... IF NOT EXISTS of one table from two connections is a DuckDB catalog
   // write-write conflict, so each table is created once per process, by the first caller.
   const creatingTables = new Map<string, Promise<void>>();
+  // Each dataset is created or migrated once per process, before any of its tables is used:
+  // two connections altering one table conflict, and a migration must run once.
+  const migrations = loadMigrations();
+  const preparingDatasets = new Map<string, Promise<void>>();
+  function prepareDataset(dataset: string): Promise<void> {
+    assertIdentifier('dataset', dataset);
+    let preparing = preparingDatasets.get(dataset);
+    if (!preparing) {
+      preparing = withConnection(async (c) => {
+        await migrateDataset(c, dataset, migrations);
+      });
+      preparingDatasets.set(dataset, preparing);
+      preparing.catch(() => preparingDatasets.delete(dataset));
+    }
+    return preparing;
+  }
   // Timestamps are UTC whatever the host's zone, so a date cast never shifts a day.
   const setup = await instance.connect();
   await setup.run("SET GLOBAL TimeZone = 'UTC'");
@@ -102,7 +124,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     dialect: 'duckdb',
 
     async ensureDataset(dataset) {
-      await withConnection((c) => c.run(`CREATE SCHEMA IF NOT EXISTS ${assertIdentifier('dataset', dataset)}`));
+      await prepareDataset(dataset);
     },
 
     async ensureTable(dataset, table, schemaName) {
@@ -111,10 +133,10 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
       if (!creating) {
         creating = (async () => {
           const schema = await loadTableSchema(options.configsDir, schemaName);
-          await withConnection(async (c) => {
-            await c.run(`CREATE SCHEMA IF NOT EXISTS ${dataset}`);
-            await c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columnDefinitions(schema.fields).join(', ')})`);
-          });
+          // Migrated first, so a table that exists is at the latest version before it is used
+          // and a new one is created, from its schema file, in a dataset already marked latest.
+          await prepareDataset(dataset);
+          await withConnection((c) => c.run(`CREATE TABLE IF NOT EXISTS ${qualified} (${columnDefinitions(schema.fields).join(', ')})`));
         })();
         creatingTables.set(qualified, creating);
         creating.catch(() => creatingTables.delete(qualified));

@@ -1,13 +1,16 @@
 -- Macros every cloud conversion shares, created in the org dataset by cloud.billing_export before
 -- the provider's own (sp_cloud_0_macros_aws, _gcp, ...).
 
--- The export's unit price when it agrees with cost / quantity (within the tolerance of the FOCUS
--- check), else cost / quantity: ListCost = ListUnitPrice x PricingQuantity must hold even where
--- an export's rate columns disagree with its costs.
+-- The export's unit price when it agrees with cost / quantity, else cost / quantity: ListCost =
+-- ListUnitPrice x PricingQuantity must hold even where an export's rate columns disagree with its
+-- costs. "Agrees" is within 4e-10, inside the FOCUS check's allowance for a cost rounded to 9
+-- decimals (5e-10, product_equals in src/focus/check-functions.ts). The product is taken in
+-- DOUBLE: prices and quantities are DECIMAL(38, 18), whose product DuckDB types DECIMAL(38, 36)
+-- and overflows from 100 on; cost / quantity in DOUBLE is within 2.2e-16 of the cost, relatively.
 CREATE OR REPLACE MACRO {org_dataset}.focus_unit_price(cost, quantity, rate) AS
   CASE WHEN quantity = 0 OR quantity IS NULL THEN abs(coalesce(rate, 0))
-       WHEN rate IS NOT NULL AND rate >= 0 AND abs(rate * quantity - CAST(cost AS DOUBLE)) <= greatest(0.000001, 0.0001 * abs(CAST(cost AS DOUBLE))) THEN rate
-       ELSE CAST(cost AS DOUBLE) / quantity END;
+       WHEN rate IS NOT NULL AND rate >= 0 AND abs(CAST(rate AS DOUBLE) * CAST(quantity AS DOUBLE) - CAST(cost AS DOUBLE)) <= 4e-10 THEN rate
+       ELSE CAST(cost AS DOUBLE) / CAST(quantity AS DOUBLE) END;
 
 -- A provider's native FOCUS export as FOCUS 1.3 rows. `relation` names a view of the staged
 -- export with the provider's own repairs already applied (case of values, ids, costs) and three

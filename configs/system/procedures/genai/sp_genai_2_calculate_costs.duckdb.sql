@@ -15,8 +15,11 @@ usage AS (
 prices AS (
   SELECT CAST(usage_date AS DATE) AS usage_date, model, token_type, pricing_tier, context_window, pricing_unit,
          CAST(pricing_factor AS DECIMAL(10, 9)) AS pricing_factor,
-         CAST(list_unit_price AS DECIMAL(38, 9)) AS list_unit_price,
-         CAST(contracted_unit_price AS DECIMAL(38, 9)) AS contracted_unit_price,
+         -- Unit prices at 18 decimals (BIGNUMERIC): a price per token below 5e-10 survives. Their
+         -- products with pricing_quantity (9 decimals) are DECIMAL(38, 27), exact below 1e11;
+         -- two 18-decimal factors would be DECIMAL(38, 36), an overflow from 100 on.
+         CAST(list_unit_price AS DECIMAL(38, 18)) AS list_unit_price,
+         CAST(contracted_unit_price AS DECIMAL(38, 18)) AS contracted_unit_price,
          price_status, list_price_source, price_model_id, price_source, CAST(price_effective_from AS DATE) AS price_effective_from, override_note
     FROM staged
 ),
@@ -42,7 +45,7 @@ derived AS (
   SELECT *,
          -- Billed by the provider yet not in the price list: the unit price it charged.
          CASE WHEN price_list_unit_price IS NULL AND billed IS NOT NULL AND pricing_quantity > 0
-              THEN CAST(billed / pricing_quantity AS DECIMAL(38, 9)) END AS billed_unit_price
+              THEN CAST(billed / pricing_quantity AS DECIMAL(38, 18)) END AS billed_unit_price
     FROM costed
 )
 SELECT usage_date, provider, billing_account_id, billing_account_name, sub_account_id, sub_account_name, model, token_type,

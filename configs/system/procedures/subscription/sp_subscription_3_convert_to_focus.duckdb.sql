@@ -25,14 +25,17 @@ SELECT
     'Recurring' AS ChargeFrequency,
     timezone('UTC', CAST(cost_date + 1 AS TIMESTAMP)) AS ChargePeriodEnd,
     timezone('UTC', CAST(cost_date AS TIMESTAMP)) AS ChargePeriodStart,
-    -- No commitment discounts: the contracted (negotiated) cost of the day is its effective cost.
-    daily_cost AS ContractedCost,
+    -- FOCUS 1.3: ContractedCost and ListCost MUST equal unit price x PricingQuantity, so each is
+    -- that product rounded to 9 decimals (both factors have 9: the product is exact). The day's
+    -- share of the cycle charge (daily_cost, whose days sum to the cycle exactly) stays the
+    -- EffectiveCost; the two differ by at most a few 1e-9 (40 seats / 31 days x 15: 6e-9).
+    CAST(contracted_unit_price * pricing_quantity AS DECIMAL(38, 9)) AS ContractedCost,
     contracted_unit_price AS ContractedUnitPrice,
     daily_cost AS EffectiveCost,
     -- A SaaS product runs on its vendor's infrastructure; FOCUS names the vendor when the host is not exposed.
     vendor AS HostProviderName,
     coalesce(invoice_issuer, vendor) AS InvoiceIssuerName,
-    list_cost AS ListCost,
+    CAST(unit_price * pricing_quantity AS DECIMAL(38, 9)) AS ListCost,
     unit_price AS ListUnitPrice,
     -- The day's share of one cycle's units: 10 seats on a 31-day monthly cycle are 10/31 Seat-Months.
     pricing_quantity AS PricingQuantity,
