@@ -9,7 +9,7 @@
  */
 import { extname } from 'node:path';
 import { InputError } from '../shared/errors.ts';
-import { type CheckFocusTableOptions, type RuleResult, type SqlRunner, checkFocusTable } from './check-focus-table.ts';
+import { type CheckFocusTableOptions, type FocusTableCheck, type RuleResult, type SqlRunner, checkFocusTableWithApplicability } from './check-focus-table.ts';
 import { literal } from './sql-text.ts';
 
 export type CheckFocusFileOptions = Omit<CheckFocusTableOptions, 'table' | 'where'>;
@@ -27,10 +27,14 @@ export function focusFileTableExpression(path: string): string {
  * 1,000-row file take a second instead of a tenth of one.
  */
 export async function checkFocusFile(sql: SqlRunner, path: string, opts: CheckFocusFileOptions = {}): Promise<RuleResult[]> {
+  return (await checkFocusFileWithApplicability(sql, path, opts)).results;
+}
+
+export async function checkFocusFileWithApplicability(sql: SqlRunner, path: string, opts: CheckFocusFileOptions = {}): Promise<FocusTableCheck> {
   const table = `focus_file_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   await sql.all(`CREATE TEMP TABLE ${table} AS SELECT * FROM ${focusFileTableExpression(path)}`);
   try {
-    return await checkFocusTable(sql, { ...opts, table });
+    return await checkFocusTableWithApplicability(sql, { ...opts, table });
   } finally {
     await sql.all(`DROP TABLE IF EXISTS ${table}`);
   }

@@ -20,8 +20,9 @@ const USAGE = `Usage: pipeline <command> [options]
   serve                                   API on PORT (8001) with in-process workers
   worker                                  execute queued runs, no API
   validate                                check every pipeline config, list all problems
-  validate-focus <file.csv|parquet> [--provider P] [--verbose]
-                                          check any FOCUS 1.3 file against the conformance rules
+  validate-focus <file.csv|parquet> [--provider P | --applicability-criteria A,B|ALL|FILE] [--verbose] [--json]
+                                          check any FOCUS 1.3 file against the conformance rules; each row
+                                          under its own profile (x_SourceSystem) unless one is given
   org create <slug> [--plan P] [--name N] create an org; prints its API key once
   org list                                list orgs
   key create <org>                        new API key for an org (printed once)
@@ -54,6 +55,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   execute: { type: 'boolean' },
   verbose: { type: 'boolean' },
+  'applicability-criteria': { type: 'string' },
   failed: { type: 'boolean' },
   table: { type: 'string' },
   from: { type: 'string' },
@@ -103,7 +105,13 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       }
     }
     case 'validate-focus': {
-      const outcome = await validateFocusFile(need(rest[0], '<file.csv|parquet>'), { json: values.json ?? false, verbose: values.verbose ?? false, ...(values.provider ? { provider: values.provider } : {}) });
+      const criteria = values['applicability-criteria'];
+      const outcome = await validateFocusFile(need(rest[0], '<file.csv|parquet>'), {
+        json: values.json ?? false,
+        verbose: values.verbose ?? false,
+        ...(values.provider ? { provider: values.provider } : {}),
+        ...(criteria !== undefined ? { applicabilityCriteria: criteria } : {}),
+      });
       out(outcome.report);
       return outcome.exitCode;
     }
