@@ -8,13 +8,13 @@ import type { ProcessorContext } from '../processors/types.ts';
 import type { Clock } from '../shared/clock.ts';
 import { errorMessage, ProcessorError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { LeaseLostError, type Claim, type ExecutionStore } from '../store/executions.ts';
+import { LeaseLostError, type Claim, type ClaimedRun, type ExecutionStore } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 import type { QualityResult } from '../shared/quality.ts';
 import { fencedWarehouse } from './fenced-warehouse.ts';
 import { retryDecision } from './retry-policy.ts';
-import { createRunLog } from './run-log.ts';
+import { createRunJournal, type RunJournal } from './run-journal.ts';
 
 export interface EngineDeps {
   executions: ExecutionStore;
@@ -38,59 +38,72 @@ export class RunInterrupted extends Error {
 }
 
 /** A worker that lost the same run this many times gives up on it rather than loop forever. */
-const MAX_CLAIMS = 3;
+export const MAX_CLAIMS = 3;
 const DEFAULT_TIMEOUT_SECONDS = 3600;
 
+/** A run's steps with their templates resolved, and what they need: the same at admission and in the worker. */
+export interface PreparedRun {
+  variables: Record<string, string>;
+  steps: StepConfig[];
+  /** Providers whose credential the steps declare they need. */
+  credentialProviders: string[];
+}
 
 /**
- * Executes one claimed run to its end (FR-PIP-001 steps 6-9): validating, then the steps in
- * `depends_on` order, then the final status with the slot released. `signal` aborts on
- * cancel or when the worker loses the run's lease.
+ * Resolves a run's step configs (FR-PIP-006): SQL fields of a config (its schema's sqlText())
+ * take only the service's identifiers, never a run parameter; an unknown variable is an
+ * InputError naming it. Pure: admission calls it to refuse a bad request before anything is
+ * queued, the worker to get the configs it runs.
  */
-export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: boolean }, signal: AbortSignal): Promise<void> {
+export function prepareRun(deps: { processors: ProcessorRegistry; settings: Pick<Settings, 'env' | 'projectId'> }, pipeline: PipelineConfig, run: Omit<Run, 'status' | 'started_at' | 'ended_at' | 'duration_ms' | 'records_processed' | 'error_message' | 'cancel_requested'>): PreparedRun {
+  const variables = variablesOf(deps, run);
+  const steps = pipeline.steps.map((step, i) => ({ ...step, config: resolveStepConfig(step.config ?? {}, deps.processors.get(step.ps_type)?.configSchema, variables, `steps[${i}].config`) }));
+  const credentialProviders = [...new Set(steps.flatMap((step) => deps.processors.get(step.ps_type)?.requiredCredentials?.(step.config ?? {}) ?? []))].sort();
+  return { variables, steps, credentialProviders };
+}
+
+/**
+ * Executes one claimed run to its end (FR-PIP-001 steps 6-9). The claim already moved it to
+ * `running` (or to `validating` when its steps need credentials, checked here first); then the
+ * steps in `depends_on` order; then the end, written with the journal's last lines in one
+ * statement. `signal` aborts on cancel or when the worker loses the run's lease.
+ */
+export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: AbortSignal): Promise<void> {
   const { executions, clock } = deps;
-  const run = await deps.runs.get(claim.org_slug, claim.run_id);
-  if (!run) return;
-  const runLog = createRunLog({ executions, claim, processLogger: deps.logger });
-  const log = runLog.logger;
+  const { run } = claimed;
+  const claim: Claim = { org_slug: claimed.org_slug, run_id: claimed.run_id, worker_id: claimed.worker_id, claims: claimed.claims };
+  const pipeline = deps.pipelines.get(`${run.provider}/${run.domain}/${run.pipeline}`);
+  const journal = createRunJournal({ executions, claim, steps: pipeline?.steps ?? [], processLogger: deps.logger });
+  const log = journal.logger;
   let status: RunStatus = run.status;
   const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
     log[end === 'failed' ? 'error' : 'info']({ status: end, error, records }, `run ${end}`);
-    await runLog.close();
-    await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) });
-  };
-  const move = async (to: RunStatus, reason: string) => {
-    await executions.transition(claim, status, to, clock.now(), reason);
-    status = to;
+    await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) }, await journal.close());
   };
 
   try {
-    if (claim.recovered && status !== 'pending') {
-      await move('pending', `recovered: the previous worker's lease expired (claim ${claim.claims})`);
-      log.warn({ claims: claim.claims }, 'run recovered from a lost worker');
+    if (claimed.recovered) log.warn({ claims: claimed.claims, was: claimed.priorStatus }, 'run recovered from a lost worker');
+    if (!claimed.started) {
+      if (claimed.claims > MAX_CLAIMS) return await finish('failed', 'worker lost too often', `run lost its worker ${claimed.claims - 1} times; giving up`);
+      return await finish('cancelled', 'cancel requested before start');
     }
-    if (claim.claims > MAX_CLAIMS) return await finish('failed', 'worker lost too often', `run lost its worker ${claim.claims - 1} times; giving up`);
-    if (run.cancel_requested || signal.aborted) return await finish('cancelled', 'cancel requested before start');
-
-    await move('validating', 'claimed by worker');
-    const pipeline = deps.pipelines.get(`${run.provider}/${run.domain}/${run.pipeline}`);
     if (!pipeline) return await finish('failed', 'validation failed', `Pipeline not found: ${run.provider}/${run.domain}/${run.pipeline}`);
-    let steps: StepConfig[];
-    let variables: Record<string, string>;
+    let prepared: PreparedRun;
     try {
-      variables = variablesOf(deps, run);
-      // SQL fields of a step's config (its schema's sqlText()) take only the service's identifiers, never a run parameter.
-      steps = pipeline.steps.map((step, i) => ({ ...step, config: resolveStepConfig(step.config ?? {}, deps.processors.get(step.ps_type)?.configSchema, variables, `steps[${i}].config`) }));
+      prepared = prepareRun(deps, pipeline, run);
     } catch (error) {
       return await finish('failed', 'validation failed', `validating: ${errorMessage(error)}`);
     }
-    const missing = await missingCredentials(deps, run.org_slug, variables.credential_id as string, steps);
-    if (missing) return await finish('failed', 'validation failed', `validating: ${missing}`);
-
-    await move('running', 'validated');
-    await executions.initSteps(claim, steps.map(({ step_id, ps_type }) => ({ step_id, ps_type })));
+    const { steps, variables } = prepared;
+    if (status === 'validating') {
+      const missing = await missingCredentials(deps, run.org_slug, variables.credential_id as string, prepared.credentialProviders);
+      if (missing) return await finish('failed', 'validation failed', `validating: ${missing}`);
+      await executions.transition(claim, 'validating', 'running', clock.now(), 'credentials present');
+      status = 'running';
+    }
     const warehouse = fencedWarehouse({ warehouse: deps.warehouse, executions, claim, clock, logger: log });
-    const outcome = await runSteps({ deps, claim, warehouse, run, pipeline, steps, variables, log, signal });
+    journal.startSteps();
+    const outcome = await runSteps({ deps, claim, journal, warehouse, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
       const reason = signal.reason instanceof RunInterrupted ? signal.reason : undefined;
       if (reason?.kind === 'lease_lost') return; // another worker owns the run now; it writes the end
@@ -106,20 +119,19 @@ export async function executeRun(deps: EngineDeps, claim: Claim & { recovered: b
     deps.logger.error({ err: error, run_id: run.run_id }, 'run execution failed');
     await finish('failed', 'engine error', `engine: ${errorMessage(error)}`).catch((finishError: unknown) => deps.logger.error({ err: finishError }, 'could not record the run end'));
   } finally {
-    await runLog.close();
+    await journal.close();
   }
 }
 
 /** DESIGN step 6: a run that cannot authenticate fails before its first step, naming what is missing. */
-async function missingCredentials(deps: EngineDeps, orgSlug: string, credentialId: string, steps: StepConfig[]): Promise<string | undefined> {
-  const providers = new Set(steps.flatMap((step) => deps.processors.get(step.ps_type)?.requiredCredentials?.(step.config ?? {}) ?? []));
+async function missingCredentials(deps: EngineDeps, orgSlug: string, credentialId: string, providers: string[]): Promise<string | undefined> {
   for (const provider of providers) {
     if (!(await deps.credentials.has(orgSlug, provider, credentialId))) return `no ${provider} credential "${credentialId}" for ${orgSlug}; add one with: pipeline credential set ${orgSlug} ${provider}`;
   }
   return undefined;
 }
 
-function variablesOf(deps: EngineDeps, run: Run): Record<string, string> {
+function variablesOf(deps: { settings: Pick<Settings, 'env' | 'projectId'> }, run: Pick<Run, 'org_slug' | 'run_id' | 'pipeline_id' | 'parameters' | 'created_at'>): Record<string, string> {
   const parameters = run.parameters as Record<string, string | number | boolean>;
   return runVariables({
     orgSlug: run.org_slug,
@@ -138,6 +150,7 @@ function variablesOf(deps: EngineDeps, run: Run): Record<string, string> {
 interface StepsInput {
   deps: EngineDeps;
   claim: Claim;
+  journal: RunJournal;
   /** The run's partition-locking, claim-fenced view of the warehouse. */
   warehouse: Warehouse;
   run: Run;
@@ -172,10 +185,10 @@ async function runSteps(input: StepsInput): Promise<{ records: number; error?: s
       const blocker = blockedBy(step);
       if (signal.aborted) {
         state.set(step.step_id, 'cancelled');
-        await deps.executions.updateStep(input.claim, step.step_id, { status: 'cancelled' });
+        input.journal.setStep(step.step_id, { status: 'cancelled' });
       } else if (blocker) {
         state.set(step.step_id, 'skipped');
-        await deps.executions.updateStep(input.claim, step.step_id, { status: 'skipped', error_message: `skipped: ${blocker} did not complete` });
+        input.journal.setStep(step.step_id, { status: 'skipped', error_message: `skipped: ${blocker} did not complete` });
         input.log.warn({ step_id: step.step_id, blocked_by: blocker }, 'step skipped');
       } else if (ready(step) && running.size < deps.settings.stepConcurrency) {
         state.set(step.step_id, 'running');
@@ -219,14 +232,14 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
   const end = async (status: StepStatus, records: number, error?: string, result?: Record<string, unknown>) => {
     const endedAt = clock.now();
     const update = { status, ended_at: endedAt, duration_ms: endedAt.getTime() - startedAt.getTime(), records_processed: records, error_message: error ?? null, ...(result ? { result } : {}) };
-    await executions.endStep(claim, step.step_id, update, quality);
+    input.journal.endStep(step.step_id, update, quality);
     return error === undefined ? { status, records } : { status, records, error };
   };
   if (!processor) return end('failed', 0, `${step.ps_type}: no such processor`);
 
   for (let attempt = 1; ; attempt++) {
     quality = [];
-    await executions.updateStep(claim, step.step_id, { status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
+    input.journal.setStep(step.step_id, { status: 'running', attempts: attempt, ...(attempt === 1 ? { started_at: startedAt } : {}) });
     log.info({ ps_type: step.ps_type, attempt }, 'step started');
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new ProcessorError(`step ${step.step_id} timed out after ${timeoutSeconds}s`, { retryable: true })), timeoutSeconds * 1000);

@@ -8,6 +8,8 @@ import { admitRun } from '../store/admission.ts';
 import type { Db } from '../store/db.ts';
 import type { ExecutionStore } from '../store/executions.ts';
 import type { RunStore } from '../store/runs.ts';
+import type { ProcessorRegistry } from '../processors/registry.ts';
+import { prepareRun } from './execute-run.ts';
 import { resolveRunParameters } from './run-parameters.ts';
 
 export interface RunRequest {
@@ -30,9 +32,8 @@ export function runRequests(deps: {
   executions: ExecutionStore;
   clock: Clock;
   ids: IdGenerator;
-  settings: Pick<Settings, 'maxRangeDays' | 'sourceRoot'>;
-  /** Called after a run is admitted, so an in-process worker picks it up at once. */
-  onAdmitted?: () => void;
+  processors: ProcessorRegistry;
+  settings: Pick<Settings, 'maxRangeDays' | 'sourceRoot' | 'env' | 'projectId'>;
 }) {
   return {
     async request(request: RunRequest): Promise<{ run_id: string; pipeline_logging_id: string; status: 'pending' }> {
@@ -43,7 +44,7 @@ export function runRequests(deps: {
       await admitSources(pipeline.parameters, resolved.parameters, { sourceRoot: deps.settings.sourceRoot, orgSlug: request.orgSlug });
       const [provider, domain, name] = request.route.split('/') as [string, string, string];
       const runId = deps.ids.runId();
-      await admitRun(deps.db, {
+      const run = {
         org_slug: request.orgSlug,
         run_id: runId,
         pipeline_id: pipeline.pipeline_id,
@@ -54,8 +55,11 @@ export function runRequests(deps: {
         trigger: request.trigger,
         created_by: request.createdBy,
         created_at: now,
-      });
-      deps.onAdmitted?.();
+      };
+      // The step configs resolve now, so a template naming no variable is refused (400) before
+      // anything is queued; the worker resolves them again from the same inputs.
+      const { credentialProviders } = prepareRun(deps, pipeline, run);
+      await admitRun(deps.db, { ...run, credential_providers: credentialProviders });
       return { run_id: runId, pipeline_logging_id: runId, status: 'pending' };
     },
 

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
-import { executeRun, RunInterrupted, type EngineDeps } from './execute-run.ts';
+import type { ClaimedRun } from '../store/executions.ts';
+import { executeRun, MAX_CLAIMS, RunInterrupted, type EngineDeps } from './execute-run.ts';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -36,7 +37,12 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
   let stopped = true;
   let claiming = false;
   let again = false;
+  // Whether the queue may hold runs this worker has not seen: set by every wake, cleared by a
+  // claim that found fewer runs than it asked for. A run that ends claims again only while it
+  // is set, so an idle queue costs no statement per run.
+  let mayHaveMore = true;
   let pollTimer: NodeJS.Timeout | undefined;
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
   async function fill(): Promise<void> {
     if (claiming) {
@@ -47,14 +53,17 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     try {
       do {
         again = false;
-        while (!stopped && active.size < options.concurrency) {
-          const claim = await deps.executions.claim(id, options.leaseMs);
-          if (!claim) break;
-          const task = execute(claim).finally(() => {
-            active.delete(task);
-            if (!stopped) void fill();
-          });
-          active.add(task);
+        while (!stopped && mayHaveMore && active.size < options.concurrency) {
+          const free = options.concurrency - active.size;
+          const claims = await deps.executions.claim(id, options.leaseMs, { at: deps.clock.now(), maxClaims: MAX_CLAIMS, limit: free });
+          if (claims.length < free) mayHaveMore = false;
+          for (const claim of claims) {
+            const task = execute(claim).finally(() => {
+              active.delete(task);
+              if (!stopped) void fill();
+            });
+            active.add(task);
+          }
         }
       } while (again && !stopped);
     } catch (error) {
@@ -64,7 +73,12 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     }
   }
 
-  async function execute(claim: NonNullable<Awaited<ReturnType<EngineDeps['executions']['claim']>>>): Promise<void> {
+  const wake = () => {
+    mayHaveMore = true;
+    if (!stopped) void fill();
+  };
+
+  async function execute(claim: ClaimedRun): Promise<void> {
     const controller = new AbortController();
     // The lease is extended from the database's clock; this worker only knows when it last
     // succeeded. Past a lease without a successful heartbeat, another worker may hold the run,
@@ -95,15 +109,21 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     start() {
       if (!stopped) return;
       stopped = false;
-      pollTimer = setInterval(() => void fill(), pollMs);
-      void fill();
+      pollTimer = setInterval(wake, pollMs);
+      // Woken at once by every admission, in any process (as graphile-worker does); the poll
+      // above stays for what a lost connection missed and for expired leases.
+      unlisten = deps.executions.listenForRuns(wake).catch((error: unknown) => {
+        log.warn({ err: error }, 'cannot listen for new runs; polling only');
+        return undefined;
+      });
+      wake();
     },
-    wake() {
-      if (!stopped) void fill();
-    },
+    wake,
     async stop(graceMs = 30_000) {
       stopped = true;
       clearInterval(pollTimer);
+      await (await unlisten)?.();
+      unlisten = undefined;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...active]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);

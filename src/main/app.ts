@@ -80,14 +80,16 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   const runs = runStore(db);
   const credentials = credentialService({ store: credentialStore(db), wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
   const executions = executionStore(db);
-  let worker: Worker | undefined;
-  const requests = runRequests({ db, pipelines, runs, executions, clock, ids: options.ids ?? randomIds, settings, onAdmitted: () => worker?.wake() });
-  if (options.execute && warehouse && settings.workerConcurrency > 0) {
-    worker = createWorker(
-      { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings },
-      { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
-    );
-  }
+  // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
+  // in this process and any other, so admission needs no in-process hook.
+  const requests = runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings });
+  const worker: Worker | undefined =
+    options.execute && warehouse && settings.workerConcurrency > 0
+      ? createWorker(
+          { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings },
+          { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
+        )
+      : undefined;
 
   return {
     settings,

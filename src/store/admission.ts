@@ -1,10 +1,12 @@
 import { NotAllowedError, QuotaExceededError } from '../shared/errors.ts';
 import type { Db, Queryable } from './db.ts';
-import { insertRun, type NewRun } from './runs.ts';
+import type { NewRun } from './runs.ts';
 
 const RUNNABLE = new Set(['ACTIVE', 'TRIAL']);
 /** A run that cannot start for lack of a concurrency slot is worth retrying about this soon. */
 const CONCURRENT_RETRY_AFTER_SECONDS = 30;
+/** Workers LISTEN on this channel; every admission notifies it (delivered at commit). */
+export const RUN_QUEUED_CHANNEL = 'pipeline_run_queued';
 
 interface LockedSubscription {
   status: string;
@@ -17,15 +19,48 @@ interface LockedSubscription {
 }
 
 /**
- * FR-PIP-001 steps 2-4 and NFR-PIP-001 in one transaction: subscription status, reservation
- * of the daily / monthly / concurrent quota by one conditional UPDATE, then the run inserted as `pending` and enqueued. On any refusal the transaction
- * rolls back, so nothing is reserved.
+ * FR-PIP-001 steps 2-4 and NFR-PIP-001 as one statement: the reservation of the daily /
+ * monthly / concurrent quota by a conditional UPDATE of the org's subscription row (its row
+ * lock serialises admissions of one org), and only when it reserved, the run inserted as
+ * `pending`, its transition, its queue row and the workers' notification. Its cost does not
+ * depend on the org's backlog: nothing is counted. On refusal nothing was written, and a second
+ * transaction finds out why (and repairs a drifted slot counter before refusing for concurrency).
  */
+const ADMIT = `
+  WITH reserved AS (
+    UPDATE subscriptions SET
+        runs_today = CASE WHEN quota_day = $2::date THEN runs_today + 1 ELSE 1 END,
+        quota_day = $2::date,
+        runs_this_month = CASE WHEN quota_month = $3::date THEN runs_this_month + 1 ELSE 1 END,
+        quota_month = $3::date,
+        running_count = running_count + 1,
+        updated_at = now()
+      WHERE org_slug = $1 AND status IN ('ACTIVE', 'TRIAL')
+        AND running_count < concurrent_limit
+        AND (quota_day <> $2::date OR runs_today < daily_limit)
+        AND (quota_month <> $3::date OR runs_this_month < monthly_limit)
+      RETURNING org_slug),
+  run AS (
+    INSERT INTO pipeline_runs (org_slug, run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by, created_at, credential_providers)
+    SELECT org_slug, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13::text[] FROM reserved
+    RETURNING org_slug, run_id),
+  transition AS (
+    INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
+    SELECT org_slug, run_id, NULL, 'pending', $12, $14 FROM run),
+  queued AS (
+    INSERT INTO run_queue (org_slug, run_id, enqueued_at) SELECT org_slug, run_id, $12 FROM run RETURNING run_id)
+  SELECT run_id, pg_notify('${RUN_QUEUED_CHANNEL}', '') FROM queued`;
+
 export async function admitRun(db: Db, run: NewRun): Promise<void> {
   const day = run.created_at.toISOString().slice(0, 10);
   const month = `${day.slice(0, 7)}-01`;
+  const params = [
+    run.org_slug, day, month, run.run_id, run.pipeline_id, run.provider, run.domain, run.pipeline, JSON.stringify(run.parameters),
+    run.trigger, run.created_by, run.created_at, run.credential_providers ?? [], `requested via ${run.trigger} by ${run.created_by}`,
+  ];
+  if ((await db.query(ADMIT, params)).length > 0) return;
   await db.transaction(async (tx) => {
-    // The row lock serialises admissions of one org, so a heal counts exactly.
+    // The row lock: the counts below are exact until this transaction ends.
     const [locked] = await tx.query<LockedSubscription>(
       `SELECT status, daily_limit, monthly_limit, concurrent_limit, running_count,
               CASE WHEN quota_day = $2::date THEN runs_today ELSE 0 END AS runs_today,
@@ -35,46 +70,21 @@ export async function admitRun(db: Db, run: NewRun): Promise<void> {
     );
     if (!locked) throw new NotAllowedError(`Organization ${run.org_slug} has no subscription`);
     if (!RUNNABLE.has(locked.status)) throw new NotAllowedError(`Organization subscription is ${locked.status}`);
-
-    let reserved = await reserve(tx, run.org_slug, day, month);
-    // Slot counters are kept exact by the transitions that change them; a repair runs only
-    // when a request is about to be refused for concurrency (and on the periodic sweep).
-    if (!reserved && locked.running_count >= locked.concurrent_limit && (await healSlots(tx, run.org_slug))) reserved = await reserve(tx, run.org_slug, day, month);
-    if (!reserved) {
-      const [current] = await tx.query<{ running_count: number }>('SELECT running_count FROM subscriptions WHERE org_slug = $1', [run.org_slug]);
-      throw quotaError({ ...locked, running_count: current?.running_count ?? locked.running_count }, run.created_at);
-    }
-    await insertRun(tx, run);
-    await tx.query('INSERT INTO run_queue (org_slug, run_id, enqueued_at) VALUES ($1, $2, $3)', [run.org_slug, run.run_id, run.created_at]);
+    // Another admission may have ended between the two statements; and a counter that drifted
+    // from the runs really holding a slot is repaired here, right before it would refuse.
+    if (locked.running_count >= locked.concurrent_limit) await healSlots(tx, run.org_slug);
+    if ((await tx.query(ADMIT, params)).length > 0) return;
+    const [current] = await tx.query<{ running_count: number }>('SELECT running_count FROM subscriptions WHERE org_slug = $1', [run.org_slug]);
+    throw quotaError({ ...locked, running_count: current?.running_count ?? locked.running_count }, run.created_at);
   });
 }
 
-/** Reserves one run against the daily, monthly and concurrent limits in one conditional UPDATE. */
-async function reserve(tx: Queryable, orgSlug: string, day: string, month: string): Promise<boolean> {
-  const rows = await tx.query(
-    `UPDATE subscriptions SET
-        runs_today = CASE WHEN quota_day = $2::date THEN runs_today + 1 ELSE 1 END,
-        quota_day = $2::date,
-        runs_this_month = CASE WHEN quota_month = $3::date THEN runs_this_month + 1 ELSE 1 END,
-        quota_month = $3::date,
-        running_count = running_count + 1,
-        updated_at = now()
-      WHERE org_slug = $1
-        AND running_count < concurrent_limit
-        AND (quota_day <> $2::date OR runs_today < daily_limit)
-        AND (quota_month <> $3::date OR runs_this_month < monthly_limit)
-      RETURNING org_slug`,
-    [orgSlug, day, month],
-  );
-  return rows.length > 0;
-}
-
 /**
- * A slot is held by a run until the transaction that ends it releases it. A run that
- * reached an end without releasing (a crash between two writes on an older version, a
- * manual fix in the database) must not block the org forever: release those, then make
- * the counter equal the number of runs really holding a slot. The caller holds the org's
- * subscription row, so the count is exact. Says whether the counter changed.
+ * A slot is held by a run until the statement that ends it releases it. A run that reached an
+ * end without releasing (a crash between two writes on an older version, a manual fix in the
+ * database) must not block the org forever: release those, then make the counter equal the
+ * number of runs really holding a slot. The caller holds the org's subscription row, so the
+ * count is exact. Says whether the counter changed.
  */
 export async function healSlots(tx: Queryable, orgSlug: string): Promise<boolean> {
   await tx.query(

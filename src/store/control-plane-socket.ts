@@ -153,6 +153,9 @@ export function pgliteSocketDb(path: string): Db {
         session.close();
       }
     },
+    // Processes reaching the control plane through the socket execute no runs, so they have
+    // nothing to wake: the owner's workers hear its own PGlite's notifications.
+    listen: async () => async () => undefined,
     close: async () => {
       (await shared.catch(() => undefined))?.close();
     },

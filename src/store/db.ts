@@ -15,6 +15,12 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel` (delivered when the notifying transaction
+   * commits) until the returned function is called. Best effort: a lost connection is
+   * re-established, and callers keep a polling fallback for what it missed meanwhile.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export function pgliteDb(pglite: PGlite): Db {
     exec: async (sql) => {
       await pglite.exec(sql);
     },
+    listen: (channel, onNotify) => pglite.listen(channel, () => onNotify()),
     close: () => pglite.close(),
   };
 }
@@ -64,6 +71,35 @@ export function postgresDb(options: pg.PoolConfig): Db {
     exec: async (sql) => {
       await pool.query(sql);
     },
+    listen: (channel, onNotify) => listenOn(options, channel, onNotify),
     close: () => pool.end(),
+  };
+}
+
+/** LISTEN on a connection of its own (a pooled one would lose it), reconnecting after an error. */
+async function listenOn(options: pg.PoolConfig, channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async () => {
+    const next = new pg.Client({ ...options, types });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onNotify();
+    });
+    next.on('error', () => {
+      next.end().catch(() => undefined);
+      if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    client = next;
+    // Whatever was notified while no connection listened is found by the caller's polling.
+    onNotify();
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
   };
 }

@@ -1,6 +1,7 @@
 import type { QualityResult } from '../shared/quality.ts';
+import { RUN_QUEUED_CHANNEL } from './admission.ts';
 import type { Db, Queryable } from './db.ts';
-import { insertTransition, type RunStatus, type StepStatus } from './runs.ts';
+import { insertTransition, RUN_COLUMNS_OF, type Run, type RunStatus, type StepStatus } from './runs.ts';
 
 /** A worker's hold on a queued run. `claims` is the fencing token: a stale holder's writes match nothing. */
 export interface Claim {
@@ -8,17 +9,6 @@ export interface Claim {
   run_id: string;
   worker_id: string;
   claims: number;
-}
-
-export interface StepUpdate {
-  status: StepStatus;
-  attempts?: number;
-  started_at?: Date | null;
-  ended_at?: Date | null;
-  duration_ms?: number | null;
-  records_processed?: number;
-  error_message?: string | null;
-  result?: Record<string, unknown> | null;
 }
 
 export interface NewLogLine {
@@ -58,6 +48,89 @@ const FENCE = 'SELECT 1 FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND w
 const fenceParams = (claim: Claim) => [claim.org_slug, claim.run_id, claim.worker_id, claim.claims];
 const lost = (claim: Claim) => new LeaseLostError(`run ${claim.run_id} is no longer held by worker ${claim.worker_id}`);
 
+/** A step's row as the journal holds it, written whole (an upsert resets a recovered run's rows). */
+export interface StepRow {
+  step_id: string;
+  ps_type: string;
+  position: number;
+  status: StepStatus;
+  attempts: number;
+  started_at: Date | null;
+  ended_at: Date | null;
+  duration_ms: number | null;
+  records_processed: number;
+  error_message: string | null;
+  result: Record<string, unknown> | null;
+}
+
+/** What a run's journal writes at once: step rows, log lines, and the steps whose quality results it replaces. */
+export interface JournalBatch {
+  steps: StepRow[];
+  logs: NewLogLine[];
+  quality: { step_id: string; results: QualityResult[] }[];
+}
+
+const EMPTY_BATCH: JournalBatch = { steps: [], logs: [], quality: [] };
+
+/** $5..$8: the batch as JSON, bound as four parameters whatever its size. */
+const journalParams = (batch: JournalBatch) => [
+  JSON.stringify(batch.steps),
+  JSON.stringify(batch.logs),
+  batch.quality.map((q) => q.step_id),
+  JSON.stringify(batch.quality.flatMap((q) => q.results.map((result) => ({ ...result, step_id: q.step_id })))),
+];
+
+/**
+ * The journal's writes as CTEs of one statement, each only when `guard` (the fence, or the
+ * dequeued row of a finishing run) has a row. A step's quality results replace those an
+ * earlier claim of the run recorded for it: the DELETE and the INSERT see one snapshot.
+ */
+const JOURNAL_WRITES = (guard: string) => `
+  steps AS (
+    INSERT INTO step_runs (org_slug, run_id, step_id, ps_type, position, status, attempts, started_at, ended_at, duration_ms, records_processed, error_message, result)
+    SELECT $1, $2, s.step_id, s.ps_type, s.position, s.status, s.attempts, s.started_at, s.ended_at, s.duration_ms, s.records_processed, s.error_message, s.result
+      FROM jsonb_to_recordset($5::jsonb) AS s(step_id text, ps_type text, position int, status text, attempts int, started_at timestamptz, ended_at timestamptz,
+                                               duration_ms int, records_processed bigint, error_message text, result jsonb)
+     WHERE EXISTS (SELECT 1 FROM ${guard})
+    ON CONFLICT (org_slug, run_id, step_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, started_at = excluded.started_at,
+      ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, records_processed = excluded.records_processed,
+      error_message = excluded.error_message, result = excluded.result
+    RETURNING 1),
+  logs AS (
+    INSERT INTO run_logs (org_slug, run_id, at, level, step_id, message, fields)
+    SELECT $1, $2, l.at, l.level, l.step_id, l.message, l.fields
+      FROM jsonb_to_recordset($6::jsonb) AS l(at timestamptz, level text, step_id text, message text, fields jsonb)
+     WHERE EXISTS (SELECT 1 FROM ${guard})
+    RETURNING 1),
+  cleared AS (
+    DELETE FROM run_quality_results WHERE org_slug = $1 AND run_id = $2 AND step_id = ANY($7::text[]) AND EXISTS (SELECT 1 FROM ${guard})
+    RETURNING 1),
+  quality AS (
+    INSERT INTO run_quality_results (org_slug, run_id, step_id, check_kind, rule_id, level, status, description, failing_rows, details)
+    SELECT $1, $2, q.step_id, q.check_kind, q.rule_id, q.level, q.status, q.description, q.failing_rows, q.details
+      FROM jsonb_to_recordset($8::jsonb) AS q(step_id text, check_kind text, rule_id text, level text, status text, description text, failing_rows bigint, details jsonb)
+     WHERE EXISTS (SELECT 1 FROM ${guard})
+    RETURNING 1)`;
+
+interface ClaimedRow extends Run {
+  worker_id: string;
+  claims: number;
+  prior_status: RunStatus;
+  moved_to: RunStatus;
+  moved: boolean;
+}
+
+/** A claimed run, as the claim statement returns it. */
+export interface ClaimedRun extends Claim {
+  recovered: boolean;
+  /** The run, with the status the claim moved it to. */
+  run: Run;
+  /** Its status before the claim (not `pending` when a lost worker's run is recovered). */
+  priorStatus: RunStatus;
+  /** False when the claim did not move the run: a cancel was asked, or it lost its workers too often. */
+  started: boolean;
+}
+
 /**
  * The writes of run execution: queue claims and leases, status changes, steps, logs, quality,
  * partition locks and the end. Every write after the claim is fenced by the claim token, and
@@ -69,23 +142,55 @@ const lost = (claim: Claim) => new LeaseLostError(`run ${claim.run_id} is no lon
 export function executionStore(db: Db) {
   return {
     /**
-     * Claims the oldest run nobody holds, or whose holder's lease expired (a dead worker).
-     * SKIP LOCKED lets concurrent workers pass over each other's candidate rows instead of
-     * queueing behind them.
+     * Claims up to `limit` of the oldest runs nobody holds, or whose holder's lease expired (a
+     * dead worker), and starts them, in one statement: the queue rows taken (SKIP LOCKED passes
+     * over the candidates concurrent workers are taking), each run moved to `validating` (and on to `running` when it
+     * needs no credential check) with its transitions, and the run returned. A run whose cancel
+     * was asked, or that lost its workers more than `maxClaims` times, is claimed but not moved:
+     * the worker ends it.
      */
-    async claim(workerId: string, leaseMs: number): Promise<(Claim & { recovered: boolean }) | undefined> {
-      const [row] = await db.query<Claim>(
+    async claim(workerId: string, leaseMs: number, options: { at?: Date; maxClaims?: number; limit?: number } = {}): Promise<ClaimedRun[]> {
+      const rows = await db.query<ClaimedRow>(
         `WITH next AS (
            SELECT org_slug, run_id FROM run_queue
             WHERE worker_id IS NULL OR lease_expires_at < now()
             ORDER BY lease_expires_at NULLS FIRST, enqueued_at
-            LIMIT 1 FOR UPDATE SKIP LOCKED)
-         UPDATE run_queue q SET worker_id = $1, lease_expires_at = now() + $2::double precision * interval '1 millisecond', claims = q.claims + 1
-           FROM next WHERE q.org_slug = next.org_slug AND q.run_id = next.run_id
-         RETURNING q.org_slug, q.run_id::text AS run_id, q.worker_id, q.claims`,
-        [workerId, leaseMs],
+            LIMIT $5 FOR UPDATE SKIP LOCKED),
+         claimed AS (
+           UPDATE run_queue q SET worker_id = $1, lease_expires_at = now() + $2::double precision * interval '1 millisecond', claims = q.claims + 1
+             FROM next WHERE q.org_slug = next.org_slug AND q.run_id = next.run_id
+           RETURNING q.org_slug, q.run_id, q.worker_id, q.claims),
+         prior AS (
+           SELECT r.*, c.worker_id, c.claims FROM pipeline_runs r JOIN claimed c ON r.org_slug = c.org_slug AND r.run_id = c.run_id),
+         moved AS (
+           UPDATE pipeline_runs r
+              SET status = CASE WHEN cardinality(p.credential_providers) = 0 THEN 'running' ELSE 'validating' END,
+                  started_at = CASE WHEN cardinality(p.credential_providers) = 0 THEN coalesce(r.started_at, $3) ELSE r.started_at END
+             FROM prior p
+            WHERE r.org_slug = p.org_slug AND r.run_id = p.run_id AND NOT p.cancel_requested AND p.claims <= $4
+           RETURNING r.org_slug, r.run_id, r.status),
+         transitions AS (
+           INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
+           SELECT m.org_slug, m.run_id, t.from_status, t.to_status, $3, t.reason
+             FROM moved m JOIN prior p ON p.org_slug = m.org_slug AND p.run_id = m.run_id
+            CROSS JOIN LATERAL (VALUES
+              (1, p.status, 'pending', 'recovered: the previous worker''s lease expired (claim ' || p.claims || ')'),
+              (2, 'pending', 'validating', 'claimed by worker ' || p.worker_id),
+              (3, 'validating', 'running', 'nothing to validate beyond admission')) AS t(n, from_status, to_status, reason)
+            WHERE (t.n = 1 AND p.status <> 'pending') OR t.n = 2 OR (t.n = 3 AND m.status = 'running')
+            ORDER BY t.n)
+         SELECT ${RUN_COLUMNS_OF('p')}, p.worker_id, p.claims, p.status AS prior_status, coalesce(m.status, p.status) AS moved_to, m.run_id IS NOT NULL AS moved
+           FROM prior p LEFT JOIN moved m ON m.org_slug = p.org_slug AND m.run_id = p.run_id`,
+        [workerId, leaseMs, options.at ?? new Date(), options.maxClaims ?? 3, options.limit ?? 1],
       );
-      return row && { ...row, recovered: row.claims > 1 };
+      return rows.map(({ worker_id, claims, prior_status, moved_to, moved, ...run }) => ({
+        org_slug: run.org_slug, run_id: run.run_id, worker_id, claims, recovered: claims > 1, run: { ...run, status: moved_to }, priorStatus: prior_status, started: moved,
+      }));
+    },
+
+    /** Calls `onQueued` when a run is admitted anywhere (PostgreSQL LISTEN / NOTIFY; PGlite's own in the owning process). */
+    listenForRuns(onQueued: () => void): Promise<() => Promise<void>> {
+      return db.listen(RUN_QUEUED_CHANNEL, onQueued);
     },
 
     /** Extends the lease; says whether the run is still ours and whether a cancel was asked. */
@@ -116,71 +221,49 @@ export function executionStore(db: Db) {
       if (rows.length === 0) throw lost(claim);
     },
 
-    /** Creates (or, for a recovered run, resets) a pending row per step. */
-    async initSteps(claim: Claim, steps: { step_id: string; ps_type: string }[]): Promise<void> {
-      if (steps.length === 0) return;
-      const rows = await db.query(
-        `INSERT INTO step_runs (org_slug, run_id, step_id, ps_type, position, status)
-         SELECT $1, $2, s.step_id, s.ps_type, s.position, 'pending'
-           FROM jsonb_to_recordset($5::jsonb) AS s(step_id text, ps_type text, position int)
-          WHERE EXISTS (${FENCE} FOR SHARE)
-         ON CONFLICT (org_slug, run_id, step_id) DO UPDATE SET status = 'pending', attempts = 0, started_at = NULL, ended_at = NULL,
-           duration_ms = NULL, records_processed = 0, error_message = NULL, result = NULL
-         RETURNING 1`,
-        [...fenceParams(claim), JSON.stringify(steps.map((step, position) => ({ ...step, position })))],
+    /**
+     * Writes what a run's journal buffered (step rows, log lines, quality results) in one
+     * statement fenced by the claim: a worker that lost the run writes none of it.
+     */
+    async flush(claim: Claim, batch: JournalBatch): Promise<void> {
+      const [row] = await db.query<{ held: number }>(
+        `WITH fence AS (${FENCE} FOR SHARE), ${JOURNAL_WRITES('fence')}
+         SELECT (SELECT count(*) FROM fence)::int AS held`,
+        [...fenceParams(claim), ...journalParams(batch)],
       );
-      if (rows.length === 0) throw lost(claim);
-    },
-
-    async updateStep(claim: Claim, stepId: string, update: StepUpdate): Promise<void> {
-      await db.transaction((tx) => updateStep(tx, claim, stepId, update));
+      if (!row || row.held === 0) throw lost(claim);
     },
 
     /**
-     * A step's end: its row and its quality results, which replace any an earlier claim of the
-     * run recorded for the step (a recovered run does not report its findings twice).
+     * Ends a run in one statement: the queue row deleted first (the fence: a lost claim deletes
+     * nothing, so nothing else is written), then the journal's last writes (the last step's end,
+     * the buffered logs), the final status, the slot released with the counters, the transition
+     * and the partition locks. A run can never end while still holding its slot.
      */
-    async endStep(claim: Claim, stepId: string, update: StepUpdate, quality: QualityResult[]): Promise<void> {
-      await db.transaction(async (tx) => {
-        await updateStep(tx, claim, stepId, update);
-        await tx.query('DELETE FROM run_quality_results WHERE org_slug = $1 AND run_id = $2 AND step_id = $3', [claim.org_slug, claim.run_id, stepId]);
-        if (quality.length === 0) return;
-        await tx.query(
-          `INSERT INTO run_quality_results (org_slug, run_id, step_id, check_kind, rule_id, level, status, description, failing_rows, details)
-           SELECT $1, $2, $3, q.check_kind, q.rule_id, q.level, q.status, q.description, q.failing_rows, q.details
-             FROM jsonb_to_recordset($4::jsonb) AS q(check_kind text, rule_id text, level text, status text, description text, failing_rows bigint, details jsonb)`,
-          [claim.org_slug, claim.run_id, stepId, JSON.stringify(quality)],
-        );
-      });
-    },
-
-    /** Appends log lines in one statement; a worker that lost the run stores none. */
-    async appendLogs(claim: Claim, lines: NewLogLine[]): Promise<void> {
-      if (lines.length === 0) return;
-      const [row] = await db.query<{ n: number }>(
-        `WITH added AS (
-           INSERT INTO run_logs (org_slug, run_id, at, level, step_id, message, fields)
-           SELECT $1, $2, l.at, l.level, l.step_id, l.message, l.fields
-             FROM jsonb_to_recordset($5::jsonb) AS l(at timestamptz, level text, step_id text, message text, fields jsonb)
-            WHERE EXISTS (${FENCE} FOR SHARE)
-           RETURNING 1)
-         SELECT count(*)::int AS n FROM added`,
-        [...fenceParams(claim), JSON.stringify(lines)],
+    async finish(claim: Claim, end: RunEnd, batch: JournalBatch = EMPTY_BATCH): Promise<void> {
+      const [row] = await db.query<{ held: number }>(
+        `WITH dequeued AS (DELETE FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND worker_id = $3 AND claims = $4 RETURNING org_slug, run_id),
+         ${JOURNAL_WRITES('dequeued')},
+         prior AS (SELECT holds_slot FROM pipeline_runs WHERE org_slug = $1 AND run_id = $2),
+         ended AS (
+           UPDATE pipeline_runs SET status = $9, ended_at = $10, error_message = $11, records_processed = $12, holds_slot = false,
+                  duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (extract(epoch FROM ($10::timestamptz - started_at)) * 1000)::int END
+            WHERE org_slug = $1 AND run_id = $2 AND EXISTS (SELECT 1 FROM dequeued)
+           RETURNING org_slug, run_id),
+         released AS (
+           UPDATE subscriptions SET running_count = greatest(running_count - 1, 0),
+                  success_count = success_count + (CASE WHEN $9 = 'completed' THEN 1 ELSE 0 END),
+                  failure_count = failure_count + (CASE WHEN $9 = 'failed' THEN 1 ELSE 0 END),
+                  updated_at = now()
+            WHERE org_slug = $1 AND EXISTS (SELECT 1 FROM ended) AND (SELECT holds_slot FROM prior)
+           RETURNING 1),
+         transition AS (
+           INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason) SELECT org_slug, run_id, $13, $9, $10, $14 FROM ended),
+         unlocked AS (DELETE FROM partition_locks WHERE org_slug = $1 AND run_id = $2 AND EXISTS (SELECT 1 FROM dequeued))
+         SELECT (SELECT count(*) FROM dequeued)::int AS held`,
+        [...fenceParams(claim), ...journalParams(batch), end.status, end.at, end.error ?? null, end.records, end.from, end.reason],
       );
-      if (!row || row.n === 0) throw lost(claim);
-    },
-
-    /**
-     * Ends a run: the queue row removed first (the fence: a lost claim deletes nothing and the
-     * transaction rolls back), then the final status, counters, slot and partition locks, in one
-     * transaction so a run can never end while still holding its slot.
-     */
-    async finish(claim: Claim, end: RunEnd): Promise<void> {
-      await db.transaction(async (tx) => {
-        const rows = await tx.query(`DELETE FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND worker_id = $3 AND claims = $4 RETURNING 1`, fenceParams(claim));
-        if (rows.length === 0) throw lost(claim);
-        await endRun(tx, claim.org_slug, claim.run_id, end);
-      });
+      if (!row || row.held === 0) throw lost(claim);
     },
 
     /**
@@ -251,17 +334,6 @@ export function executionStore(db: Db) {
       );
     },
   };
-}
-
-async function updateStep(tx: Queryable, claim: Claim, stepId: string, update: StepUpdate): Promise<void> {
-  const entries = Object.entries(update).filter(([, value]) => value !== undefined);
-  const sets = entries.map(([column], i) => `${column} = $${i + 6}`).join(', ');
-  const values = entries.map(([column, value]) => (column === 'result' && value !== null ? JSON.stringify(value) : value));
-  const rows = await tx.query(
-    `UPDATE step_runs SET ${sets} WHERE org_slug = $1 AND run_id = $2 AND step_id = $5 AND EXISTS (${FENCE} FOR SHARE) RETURNING 1`,
-    [...fenceParams(claim), stepId, ...values],
-  );
-  if (rows.length === 0) throw lost(claim);
 }
 
 /** The end of a run whose queue row the caller has removed (and so locked first). */

@@ -17,6 +17,8 @@ export interface NewRun {
   trigger: 'api' | 'cli' | 'schedule';
   created_by: string;
   created_at: Date;
+  /** Providers whose credentials the run's steps need, checked while it is validating. */
+  credential_providers?: string[];
 }
 
 export interface Run extends NewRun {
@@ -69,17 +71,12 @@ export interface RunFilter {
   before?: { created_at: Date; run_id: string };
 }
 
-const RUN_COLUMNS = `org_slug, run_id::text AS run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by,
-  created_at, started_at, ended_at, duration_ms, records_processed, error_message, cancel_requested`;
+const COLUMNS = ['org_slug', 'run_id', 'pipeline_id', 'provider', 'domain', 'pipeline', 'status', 'parameters', 'trigger', 'created_by', 'created_at',
+  'started_at', 'ended_at', 'duration_ms', 'records_processed', 'error_message', 'cancel_requested', 'credential_providers'];
 
-export async function insertRun(tx: Queryable, run: NewRun): Promise<void> {
-  await tx.query(
-    `INSERT INTO pipeline_runs (org_slug, run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)`,
-    [run.org_slug, run.run_id, run.pipeline_id, run.provider, run.domain, run.pipeline, JSON.stringify(run.parameters), run.trigger, run.created_by, run.created_at],
-  );
-  await insertTransition(tx, run.org_slug, run.run_id, null, 'pending', run.created_at, `requested via ${run.trigger} by ${run.created_by}`);
-}
+/** The columns of a `Run`, read from the table (or CTE) named `alias`. */
+export const RUN_COLUMNS_OF = (alias: string) => COLUMNS.map((column) => (column === 'run_id' ? `${alias}.run_id::text AS run_id` : `${alias}.${column}`)).join(', ');
+const RUN_COLUMNS = RUN_COLUMNS_OF('pipeline_runs');
 
 export async function insertTransition(tx: Queryable, orgSlug: string, runId: string, from: RunStatus | null, to: RunStatus, at: Date, reason: string): Promise<void> {
   await tx.query('INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason) VALUES ($1, $2, $3, $4, $5, $6)', [orgSlug, runId, from, to, at, reason]);

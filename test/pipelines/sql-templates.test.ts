@@ -122,12 +122,14 @@ describe('a run parameter in a pipeline’s SQL', () => {
     assert.deepEqual(rows, [{ day: '2026-01-01', note: 'first' }, { day: '2026-01-02', note: hostile }], 'the table is still there, with the text as it was sent');
   });
 
-  test('named in a template, the run fails while validating, telling the author to bind it, and nothing is written', async () => {
+  test('named in a template, the run is refused at admission, telling the author to bind it, and nothing is queued or written', async () => {
     const before = await app.query(`SELECT count(*)::INT AS n FROM sql_org_dev.sql_notes`);
-    const { run, runId } = await app.run('sqltest/params/spliced', { date: '2026-01-03', note: "x' UNION SELECT 1 --" });
-    assert.equal(run.status, 'failed');
-    assert.match(run.error_message ?? '', /^validating: SQL in steps\[0\]\.config\.query names \{note\} as a template: only the service's identifiers \(org_slug, .*\) are spliced into SQL text; bind a value as a parameter instead: \$note$/);
-    assert.deepEqual(await app.app.runs.steps(app.org, runId), [], 'no step ran');
+    const runsBefore = (await app.app.runs.list(app.org, { limit: 1000 })).length;
+    await assert.rejects(
+      app.app.requests.request({ orgSlug: app.org, route: 'sqltest/params/spliced', body: { date: '2026-01-03', note: "x' UNION SELECT 1 --" }, trigger: 'api', createdBy: 'test' }),
+      /SQL in steps\[0\]\.config\.query names \{note\} as a template: only the service's identifiers \(org_slug, .*\) are spliced into SQL text; bind a value as a parameter instead: \$note$/,
+    );
+    assert.equal((await app.app.runs.list(app.org, { limit: 1000 })).length, runsBefore, 'no run was queued');
     assert.deepEqual(await app.query(`SELECT count(*)::INT AS n FROM sql_org_dev.sql_notes`), before);
   });
 });

@@ -18,7 +18,7 @@ function newRun(orgSlug: string, at = new Date('2026-03-10T12:00:00Z')): NewRun 
 /** Claims until it holds `runId`: the database is shared with the other tests' queued runs. */
 async function claimRun(executions: ReturnType<typeof executionStore>, runId: string) {
   for (let i = 0; i < 200; i++) {
-    const claim = await executions.claim(`worker-${i}`, 600_000);
+    const claim = (await executions.claim(`worker-${i}`, 600_000))[0];
     assert.ok(claim, `run ${runId} was never claimable`);
     if (claim.run_id === runId) return claim;
   }
@@ -129,8 +129,9 @@ for (const factory of controlPlaneFactories()) {
       const org = await newOrg({ concurrent_limit: 20 });
       for (let i = 0; i < 10; i++) await admitRun(cp.db, newRun(org));
       const executions = executionStore(cp.db);
-      const claims = (await Promise.all(Array.from({ length: 30 }, (_, i) => executions.claim(`w${i}`, 60_000)))).filter((c) => c && c.org_slug === org);
-      const ids = claims.map((c) => c?.run_id);
+      const claims = (await Promise.all(Array.from({ length: 30 }, (_, i) => executions.claim(`w${i}`, 60_000, { limit: 1 + (i % 3) })))).flat().filter((c) => c.org_slug === org);
+      const ids = claims.map((c) => c.run_id);
+      assert.equal(ids.length, 10, 'every queued run of the org was claimed');
       assert.equal(new Set(ids).size, ids.length);
     });
   });

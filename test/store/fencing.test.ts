@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { admitRun } from '../../src/store/admission.ts';
-import { executionStore, LeaseLostError, type Claim, type PartitionKey } from '../../src/store/executions.ts';
+import { executionStore, LeaseLostError, type Claim, type JournalBatch, type PartitionKey, type StepRow } from '../../src/store/executions.ts';
 import { maintenanceStore } from '../../src/store/maintenance.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { orgStore } from '../../src/store/orgs.ts';
@@ -11,6 +11,9 @@ import { controlPlaneFactories } from '../support/control-planes.ts';
 
 const LIMITS = { plan: 'TEST', status: 'ACTIVE', daily_limit: 1000, monthly_limit: 10_000, concurrent_limit: 100 } as const;
 
+const step = (status: StepRow['status'], attempts = 0): StepRow => ({ step_id: 's', ps_type: 'x.y', position: 0, status, attempts, started_at: null, ended_at: null, duration_ms: null, records_processed: 0, error_message: null, result: null });
+const batch = (parts: Partial<JournalBatch>): JournalBatch => ({ steps: [], logs: [], quality: [], ...parts });
+const log = (message: string, at = new Date()) => ({ at, level: 'info' as const, message });
 const quality = (rule: string): QualityResult => ({ check_kind: 'focus_rule', rule_id: rule, level: 'MUST', status: 'pass', description: rule, failing_rows: 0 });
 
 for (const factory of controlPlaneFactories()) {
@@ -29,7 +32,7 @@ for (const factory of controlPlaneFactories()) {
       const runId = randomUUID();
       await admitRun(cp.db, { org_slug: org, run_id: runId, pipeline_id: 'p', provider: 'demo', domain: 'usage', pipeline: 'daily_cost', parameters: {}, trigger: 'api', created_by: 'test', created_at: new Date() });
       for (;;) {
-        const claim = await executions.claim(`w-${randomUUID().slice(0, 6)}`, leaseMs);
+        const claim = (await executions.claim(`w-${randomUUID().slice(0, 6)}`, leaseMs))[0];
         assert.ok(claim, 'the run was never claimable');
         if (claim.run_id === runId) return claim;
       }
@@ -38,7 +41,7 @@ for (const factory of controlPlaneFactories()) {
     const takeOver = async (claim: Claim) => {
       await cp.db.query("UPDATE run_queue SET lease_expires_at = now() - interval '1 second' WHERE org_slug = $1 AND run_id = $2", [claim.org_slug, claim.run_id]);
       for (;;) {
-        const next = await executions.claim('new-owner', 60_000);
+        const next = (await executions.claim('new-owner', 60_000))[0];
         assert.ok(next);
         if (next.run_id === claim.run_id) return next;
       }
@@ -53,25 +56,21 @@ for (const factory of controlPlaneFactories()) {
 
     test('a worker that lost its claim writes nothing: steps, logs, quality, status, end', async () => {
       const stale = await claimedRun();
-      await executions.initSteps(stale, [{ step_id: 's', ps_type: 'x.y' }]);
+      await executions.flush(stale, batch({ steps: [step('pending')] }));
       const owner = await takeOver(stale);
       assert.equal(owner.recovered, true);
       const refused = (error: unknown) => error instanceof LeaseLostError;
-      await assert.rejects(executions.initSteps(stale, [{ step_id: 's', ps_type: 'x.y' }]), refused);
-      await assert.rejects(executions.updateStep(stale, 's', { status: 'running', attempts: 7 }), refused);
-      await assert.rejects(executions.endStep(stale, 's', { status: 'completed' }, [quality('R1')]), refused);
-      await assert.rejects(executions.appendLogs(stale, [{ at: new Date(), level: 'info', message: 'zombie' }]), refused);
-      await assert.rejects(executions.transition(stale, 'pending', 'validating', new Date(), 'zombie'), refused);
-      await assert.rejects(executions.finish(stale, { from: 'pending', status: 'failed', at: new Date(), reason: 'zombie', records: 0 }), refused);
+      await assert.rejects(executions.flush(stale, batch({ steps: [step('running', 7)], logs: [log('zombie')], quality: [{ step_id: 's', results: [quality('R1')] }] })), refused);
+      await assert.rejects(executions.transition(stale, 'validating', 'running', new Date(), 'zombie'), refused);
+      await assert.rejects(executions.finish(stale, { from: 'running', status: 'failed', at: new Date(), reason: 'zombie', records: 0 }, batch({ logs: [log('zombie')] })), refused);
       assert.equal(await count('run_logs', stale), 0);
       assert.equal(await count('run_quality_results', stale), 0);
-      const [step] = await cp.db.query<{ attempts: number }>('SELECT attempts FROM step_runs WHERE org_slug = $1 AND run_id = $2', [stale.org_slug, stale.run_id]);
-      assert.equal(step?.attempts, 0);
+      const [stored] = await cp.db.query<{ attempts: number }>('SELECT attempts FROM step_runs WHERE org_slug = $1 AND run_id = $2', [stale.org_slug, stale.run_id]);
+      assert.equal(stored?.attempts, 0);
       const [run] = await cp.db.query<{ status: string }>('SELECT status FROM pipeline_runs WHERE org_slug = $1 AND run_id = $2', [stale.org_slug, stale.run_id]);
-      assert.equal(run?.status, 'pending');
+      assert.equal(run?.status, 'running', "the new owner's claim moved it; the stale end changed nothing");
       // The new owner's writes go through.
-      await executions.transition(owner, 'pending', 'validating', new Date(), 'claimed');
-      await executions.appendLogs(owner, [{ at: new Date(), level: 'info', message: 'mine' }]);
+      await executions.flush(owner, batch({ logs: [log('mine')] }));
       assert.equal(await count('run_logs', owner), 1);
     });
 
@@ -87,11 +86,10 @@ for (const factory of controlPlaneFactories()) {
 
     test("a recovered run's quality results replace the earlier claim's", async () => {
       const first = await claimedRun();
-      await executions.initSteps(first, [{ step_id: 'convert', ps_type: 'x.y' }]);
-      await executions.endStep(first, 'convert', { status: 'failed' }, [quality('R1'), quality('R2')]);
+      await executions.flush(first, batch({ steps: [step('failed')], quality: [{ step_id: 's', results: [quality('R1'), quality('R2')] }] }));
       const second = await takeOver(first);
-      await executions.initSteps(second, [{ step_id: 'convert', ps_type: 'x.y' }]);
-      await executions.endStep(second, 'convert', { status: 'completed' }, [quality('R1'), quality('R2'), quality('R3')]);
+      await executions.flush(second, batch({ steps: [step('pending')] }));
+      await executions.finish(second, { from: 'running', status: 'completed', at: new Date(), reason: 'test', records: 0 }, batch({ steps: [step('completed', 1)], quality: [{ step_id: 's', results: [quality('R1'), quality('R2'), quality('R3')] }] }));
       const rules = await cp.db.query<{ rule_id: string }>('SELECT rule_id FROM run_quality_results WHERE org_slug = $1 AND run_id = $2 ORDER BY rule_id', [first.org_slug, first.run_id]);
       assert.deepEqual(rules.map((r) => r.rule_id), ['R1', 'R2', 'R3']);
     });
@@ -104,7 +102,7 @@ for (const factory of controlPlaneFactories()) {
       await admitRun(cp.db, { org_slug: org, run_id: bRun, pipeline_id: 'p', provider: 'demo', domain: 'usage', pipeline: 'daily_cost', parameters: {}, trigger: 'api', created_by: 'test', created_at: new Date() });
       let b: Claim | undefined;
       while (!b) {
-        const next = await executions.claim('wb', 60_000);
+        const next = (await executions.claim('wb', 60_000))[0];
         assert.ok(next);
         if (next.run_id === bRun) b = next;
       }
@@ -120,7 +118,7 @@ for (const factory of controlPlaneFactories()) {
       assert.deepEqual(await executions.lockPartition(b, key('2026-01-02', '2026-01-02')), { acquired: true });
       await assert.rejects(executions.lockPartition(a, key('2026-01-10', '2026-01-10')), LeaseLostError);
       // Ending a run releases its locks.
-      await executions.finish(b, { from: 'pending', status: 'completed', at: new Date(), reason: 'test', records: 0 });
+      await executions.finish(b, { from: 'running', status: 'completed', at: new Date(), reason: 'test', records: 0 });
       assert.equal((await cp.db.query('SELECT 1 FROM partition_locks WHERE org_slug = $1 AND run_id = $2', [org, b.run_id])).length, 0);
     });
 
@@ -133,7 +131,7 @@ for (const factory of controlPlaneFactories()) {
       }));
       const mine: Claim[] = [];
       while (mine.length < runs.length) {
-        const next = await executions.claim('wc', 60_000);
+        const next = (await executions.claim('wc', 60_000))[0];
         assert.ok(next);
         if (runs.includes(next.run_id)) mine.push(next);
       }
@@ -148,12 +146,7 @@ for (const factory of controlPlaneFactories()) {
       const maintenance = maintenanceStore(cp.db);
       assert.ok((await maintenance.healSlots()).includes(claim.org_slug));
       assert.equal((await orgStore(cp.db).subscription(claim.org_slug)).running_count, 1);
-      await executions.appendLogs(claim, [
-        { at: new Date(Date.now() - 40 * 86_400_000), level: 'info', message: 'old' },
-        { at: new Date(), level: 'info', message: 'new' },
-      ]);
-      await executions.initSteps(claim, [{ step_id: 's', ps_type: 'x.y' }]);
-      await executions.endStep(claim, 's', { status: 'completed' }, [quality('R1')]);
+      await executions.flush(claim, batch({ logs: [log('old', new Date(Date.now() - 40 * 86_400_000)), log('new')], steps: [step('completed', 1)], quality: [{ step_id: 's', results: [quality('R1')] }] }));
       await cp.db.query("UPDATE run_quality_results SET recorded_at = now() - interval '40 days' WHERE org_slug = $1", [claim.org_slug]);
       const pruned = await maintenance.prune({ logDays: 30, qualityDays: 30 });
       assert.ok(pruned.logs >= 1 && pruned.quality >= 1);
