@@ -126,18 +126,18 @@ describe('AWS CUR 2.0 (Parquet) edge cases', () => {
   test('Savings Plan: covered usage billed 0 at its effective cost, negation netted, fee split into purchase and unused', () => {
     const covered = row('sp1');
     assert.deepEqual(
-      [covered.ChargeCategory, covered.BilledCost, covered.EffectiveCost, covered.PricingCategory, covered.CommitmentDiscountId, covered.CommitmentDiscountStatus, covered.CommitmentDiscountCategory, covered.CommitmentDiscountType, covered.CommitmentDiscountQuantity, covered.CommitmentDiscountUnit, covered.ListCost],
-      ['Usage', '0.000000000', '0.060000000', 'Committed', SP, 'Used', 'Spend', 'Savings Plan', '0.060000000', 'USD', '0.096000000'],
+      [covered.ChargeCategory, covered.BilledCost, covered.EffectiveCost, covered.PricingCategory, covered.CommitmentDiscountId, covered.CommitmentDiscountStatus, covered.CommitmentDiscountCategory, covered.CommitmentDiscountType, Number(covered.CommitmentDiscountQuantity), covered.CommitmentDiscountUnit, covered.ListCost],
+      ['Usage', '0.000000000', '0.060000000', 'Committed', SP, 'Used', 'Spend', 'Savings Plan', 0.06, 'USD', '0.096000000'],
     );
     assert.equal(row('spn1'), undefined, 'the negation is netted into the covered row');
     const unpaired = row('spn2');
-    assert.deepEqual([unpaired.BilledCost, unpaired.EffectiveCost, unpaired.ListCost, unpaired.PricingQuantity, unpaired.CommitmentDiscountStatus], ['-0.050000000', '0.000000000', '0.000000000', '0.000000000', 'Used']);
+    assert.deepEqual([unpaired.BilledCost, unpaired.EffectiveCost, unpaired.ListCost, Number(unpaired.PricingQuantity), unpaired.CommitmentDiscountStatus], ['-0.050000000', '0.000000000', '0.000000000', 0, 'Used']);
     const fee = row('spf1');
     assert.deepEqual([fee.ChargeCategory, fee.ChargeFrequency, fee.BilledCost, fee.EffectiveCost, fee.PricingCategory, fee.CommitmentDiscountStatus], ['Purchase', 'Recurring', '0.070000000', '0.000000000', 'Standard', null]);
     const unused = row('spf1:unused');
     assert.deepEqual(
-      [unused.ChargeCategory, unused.ChargeFrequency, unused.BilledCost, unused.EffectiveCost, unused.CommitmentDiscountStatus, unused.ResourceId, unused.ConsumedQuantity, unused.CommitmentDiscountQuantity],
-      ['Usage', 'Usage-Based', '0.000000000', '0.010000000', 'Unused', SP, null, '0.010000000'],
+      [unused.ChargeCategory, unused.ChargeFrequency, unused.BilledCost, unused.EffectiveCost, unused.CommitmentDiscountStatus, unused.ResourceId, unused.ConsumedQuantity, Number(unused.CommitmentDiscountQuantity)],
+      ['Usage', 'Usage-Based', '0.000000000', '0.010000000', 'Unused', SP, null, 0.01],
     );
   });
 
@@ -146,7 +146,7 @@ describe('AWS CUR 2.0 (Parquet) edge cases', () => {
     assert.deepEqual([used.BilledCost, used.EffectiveCost, used.CommitmentDiscountCategory, used.CommitmentDiscountType, used.CommitmentDiscountStatus, used.ListCost], ['0.000000000', '0.040000000', 'Usage', 'Reserved Instance', 'Used', '0.096000000']);
     assert.deepEqual([row('rif1').ChargeCategory, row('rif1').EffectiveCost], ['Purchase', '0.000000000']);
     const unused = row('rif1:unused');
-    assert.deepEqual([unused.EffectiveCost, unused.CommitmentDiscountQuantity, unused.CommitmentDiscountUnit, unused.ResourceType], ['0.010000000', '0.200000000', 'Hours', 'reserved-instances']);
+    assert.deepEqual([unused.EffectiveCost, Number(unused.CommitmentDiscountQuantity), unused.CommitmentDiscountUnit, unused.ResourceType], ['0.010000000', 0.2, 'Hours', 'reserved-instances']);
   });
 
   test('map tags become Tags, the product map gives ServiceName, ARNs give resource names and types', () => {
@@ -165,9 +165,11 @@ describe('AWS CUR 2.0 (Parquet) edge cases', () => {
       `SELECT x_SourceRecordId, ChargeCategory, ChargeDescription, BilledCost, EffectiveCost, ChargePeriodStart, PricingQuantity, CommitmentDiscountStatus, ServiceName
          FROM read_csv('${path}', all_varchar = true, nullstr = '') WHERE x_SourceRecordId IN ('t1', 'c1', 'sp1') ORDER BY x_SourceRecordId`,
     );
+    // Quantities are compared as numbers: their scale is the warehouse column's.
+    for (const r of read) r.PricingQuantity = r.PricingQuantity === null ? null : String(Number(r.PricingQuantity));
     assert.deepEqual(read, [
       { x_SourceRecordId: 'c1', ChargeCategory: 'Credit', ChargeDescription: 'AWS Promotional Credit', BilledCost: '-0.100000000', EffectiveCost: '-0.100000000', ChargePeriodStart: '2026-05-03T00:02:00Z', PricingQuantity: null, CommitmentDiscountStatus: null, ServiceName: 'Amazon Elastic Compute Cloud' },
-      { x_SourceRecordId: 'sp1', ChargeCategory: 'Usage', ChargeDescription: 'SavingsPlanCoveredUsage line sp1', BilledCost: '0.000000000', EffectiveCost: '0.060000000', ChargePeriodStart: '2026-05-03T00:04:00Z', PricingQuantity: '1.000000000', CommitmentDiscountStatus: 'Used', ServiceName: 'Amazon Elastic Compute Cloud' },
+      { x_SourceRecordId: 'sp1', ChargeCategory: 'Usage', ChargeDescription: 'SavingsPlanCoveredUsage line sp1', BilledCost: '0.000000000', EffectiveCost: '0.060000000', ChargePeriodStart: '2026-05-03T00:04:00Z', PricingQuantity: '1', CommitmentDiscountStatus: 'Used', ServiceName: 'Amazon Elastic Compute Cloud' },
       { x_SourceRecordId: 't1', ChargeCategory: 'Tax', ChargeDescription: 'VAT on EC2', BilledCost: '0.050000000', EffectiveCost: '0.050000000', ChargePeriodStart: '2026-05-03T00:01:00Z', PricingQuantity: null, CommitmentDiscountStatus: null, ServiceName: 'Amazon Elastic Compute Cloud' },
     ]);
     const text = await readFile(path, 'utf8');

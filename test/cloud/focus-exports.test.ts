@@ -69,8 +69,8 @@ describe('native FOCUS exports', () => {
     assert.equal(run.status, 'completed', run.error ?? '');
     const [focus] = await h.focusRows(run.runId);
     assert.deepEqual(
-      [focus?.ChargeFrequency, focus?.ProviderName, focus?.InvoiceIssuerName, focus?.RegionId, focus?.ConsumedQuantity, focus?.x_SourceRecordId, focus?.ServiceCategory, focus?.ServiceSubcategory],
-      ['Usage-Based', 'Oracle', 'Oracle', 'us-sanjose-1', '10.000000000', 'ref-1', 'Storage', 'Block Storage'],
+      [focus?.ChargeFrequency, focus?.ProviderName, focus?.InvoiceIssuerName, focus?.RegionId, Number(focus?.ConsumedQuantity), focus?.x_SourceRecordId, focus?.ServiceCategory, focus?.ServiceSubcategory],
+      ['Usage-Based', 'Oracle', 'Oracle', 'us-sanjose-1', 10, 'ref-1', 'Storage', 'Block Storage'],
     );
   });
 

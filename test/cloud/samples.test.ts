@@ -37,7 +37,7 @@ const CHECKS: Record<string, (rows: Row[]) => void> = {
   'aws/koku__test_cur.csv': (rows) => {
     // Rows shorter than the header are read with nulls; the rate agrees with the cost, so it is kept.
     const row = find(rows, 'e4b85fdd7363544ce3db8d86a8dbf150c7709761');
-    assert.deepEqual([row?.ListUnitPrice, row?.ContractedUnitPrice, row?.ResourceType, row?.SkuId], ['0.165000000', '0.165000000', 'instance', 'JRWGUVQDMCBD']);
+    assert.deepEqual([Number(row?.ListUnitPrice), Number(row?.ContractedUnitPrice), row?.ResourceType, row?.SkuId], [0.165, 0.165, 'instance', 'JRWGUVQDMCBD']);
   },
   'gcp/koku__gcp_202011_credits.csv': (rows) => {
     // BilledCost is cost plus credits (a free-trial credit cancels the cost); the invoice month is US Pacific.
@@ -65,7 +65,7 @@ const CHECKS: Record<string, (rows: Row[]) => void> = {
     // MCA: the billing profile is the FOCUS billing account; "10K" quantities are priced per unit.
     assert.ok(rows.every((r) => r.BillingAccountId === 'NF5V-BI6B-BG7-PGB' && r.BillingAccountType === 'Billing Profile'));
     const ops = rows.find((r) => r.SkuMeter === 'All Other Operations' && r.BilledCost === '0.000001600');
-    assert.deepEqual([ops?.PricingQuantity, ops?.ContractedUnitPrice, ops?.ResourceType], ['4.000000000', '0.000000400', 'Storage account']);
+    assert.deepEqual([Number(ops?.PricingQuantity), Number(ops?.ContractedUnitPrice), ops?.ResourceType], [4, 0.0000004, 'Storage account']);
   },
   'oci/koku__oci_reports_cost-csv_0001000000603747.csv': (rows) => {
     // myCost (not myCostOverage) is BilledCost; the tags/* columns are one Tags object; a row without currency takes its subscription's.
@@ -78,7 +78,7 @@ const CHECKS: Record<string, (rows: Row[]) => void> = {
   'oci/koku__oci_reports_usage-csv_0001000000829494.csv': (rows) => {
     // The usage report has no cost columns: quantities at zero cost, in the pipeline's currency.
     assert.ok(rows.every((r) => r.BilledCost === '0.000000000' && r.BillingCurrency === 'USD'));
-    assert.equal(find(rows, 'my-resource-no4')?.ConsumedQuantity, '7.000000000');
+    assert.equal(Number(find(rows, 'my-resource-no4')?.ConsumedQuantity), 7);
   },
 };
 

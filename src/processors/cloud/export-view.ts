@@ -14,6 +14,7 @@ import { canonicalName, parseColumnType, quoteIdent, quoteLiteral, type ColumnTy
  *   and a value that does not parse fails naming the column and the file (relative to the
  *   org's folder), never the value: the run's error is shown to the org and a cell may hold
  *   anything;
+ * - text ("" or blanks) that means none is null, in contract and extra columns alike;
  * - contract columns the export lacks are typed NULLs; extra columns are kept as they came.
  */
 export interface SourceColumn {
@@ -150,7 +151,8 @@ export function normalisedSelect(options: NormaliseOptions): NormalisedSelect {
     let name = leaf.name;
     for (let n = 2; contractNames.has(name.toLowerCase()); n++) name = `${leaf.name}_${n}`;
     extras.push(name);
-    select.push(`${leaf.type.kind === 'nested' ? `CAST(to_json(${leaf.expr}) AS VARCHAR)` : leaf.expr} AS ${quoteIdent(name)}`);
+    const text = leaf.type.kind === 'scalar' && leaf.type.text.toUpperCase() === 'VARCHAR';
+    select.push(`${leaf.type.kind === 'nested' ? `CAST(to_json(${leaf.expr}) AS VARCHAR)` : text ? `NULLIF(trim(${leaf.expr}), '')` : leaf.expr} AS ${quoteIdent(name)}`);
   }
   select.push(options.sourceFile === 'x_source_file' ? 'x_source_file' : `${options.sourceFile} AS x_source_file`);
   for (const [name, value] of Object.entries(options.constants)) select.push(`${quoteLiteral(value)} AS ${quoteIdent(name)}`);
@@ -215,7 +217,10 @@ function typed(expr: string, type: ColumnType, field: ContractField, original: s
     case 'JSON':
       // An empty map (CUR 2.0 resource_tags of an untagged line) is no value.
       if (type.kind === 'nested') return `NULLIF(CAST(to_json(${expr}) AS VARCHAR), '{}')`;
-      return isText ? expr : `CAST(${expr} AS VARCHAR)`;
+      // Exports write "" (or blanks) for none: CUR 2.0 Parquet in savings_plan_savings_plan_a_r_n
+      // of every on-demand line, Azure EA in the resource name of a reservation purchase. Read as
+      // null here, no conversion sees one (FOCUS forbids empty strings: NullHandling).
+      return `NULLIF(trim(${isText ? expr : `CAST(${expr} AS VARCHAR)`}), '')`;
     case 'NUMERIC':
     case 'FLOAT64': {
       const target = duckType(field.type);

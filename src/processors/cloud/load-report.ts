@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { FOCUS_TABLE } from '../../focus/export-focus.ts';
 import type { QualityResult } from '../../shared/quality.ts';
 import type { SqlParams } from '../../warehouse/warehouse.ts';
-import { defineProcessor } from '../types.ts';
+import { defineProcessor, type ProcessorContext } from '../types.ts';
 
 /** Per charge day, what the last load of a pipeline and credential wrote: the base of the next restatement report. */
 export const LOAD_DAYS_TABLE = 'cloud_billing_load_days';
@@ -15,7 +15,8 @@ const LOAD_DAYS_SCHEMA = 'cloud/cloud_billing_load_days';
  *   the previous load of the same days (new, restated, removed; unchanged days are counted),
  *   kept in `cloud_billing_load_days` for the next load. Re-pulling month-to-date shows exactly
  *   which days the provider restated and by how much;
- * - services without a category mapping (the conversion's "Other" fallback) as a warning.
+ * - services without a category mapping (the conversion's "Other" fallback) as a warning;
+ * - units outside the unit mappings (kept as the export wrote them) as a warning.
  *
  * (The conversion step reconciled the rows, in total and per billing period, before they committed.)
  */
@@ -117,9 +118,42 @@ export const loadReport = defineProcessor({
       ...(unmapped.length > 0 ? { details: { services: unmapped.slice(0, 50) } } : {}),
     });
 
+    quality.push(await unmappedUnits(context, focus, runRows, params));
+
     context.recordQuality(quality);
     context.logger.info({ days: days.length, restated: count('restated'), unmapped: unmapped.length }, 'load report recorded');
     return { rowsWritten: days.filter((day) => day.change !== 'removed').length, tables: [`${dataset}.${LOAD_DAYS_TABLE}`], details: { restated: count('restated'), new: count('new'), removed: count('removed') } };
   },
 });
 
+
+/**
+ * PricingUnit and ConsumedUnit values of the run that no unit mapping produces: the conversion
+ * keeps a unit it has no row for as the export wrote it, so these are the provider's own
+ * spellings, to add to configs/cloud/opendata/units.csv. A spend commitment's unit is its
+ * currency, and an RI's may be `Normalized <unit>`: neither is a miss.
+ */
+async function unmappedUnits(context: ProcessorContext, focus: string, runRows: string, params: SqlParams): Promise<QualityResult> {
+  const { warehouse, dataset } = context;
+  const units = await warehouse.query(
+    `WITH known AS (SELECT focus_unit AS unit FROM ${dataset}.cloud_units UNION SELECT unit FROM ${dataset}.cloud_azure_pricing_units),
+          used AS (SELECT unnest([PricingUnit, ConsumedUnit]) AS unit, BillingCurrency FROM ${focus} WHERE ${runRows})
+     SELECT unit, count(*)::BIGINT AS rows FROM used
+      WHERE unit IS NOT NULL AND unit <> BillingCurrency AND regexp_replace(unit, '^Normalized ', '') NOT IN (SELECT unit FROM known WHERE unit IS NOT NULL)
+      GROUP BY 1 ORDER BY 2 DESC, 1`,
+    params,
+    context.signal,
+  );
+  return {
+    check_kind: 'unit_mapping',
+    rule_id: 'UNMAPPED-UNITS',
+    level: 'SHOULD',
+    status: units.length > 0 ? 'warn' : 'pass',
+    description:
+      units.length > 0
+        ? `${units.length} unit(s) have no FOCUS UnitFormat mapping and were kept as the export wrote them: ${units.slice(0, 10).map((row) => String(row.unit)).join(', ')}`
+        : 'every unit has a FOCUS UnitFormat mapping',
+    failing_rows: units.reduce((sum, row) => sum + Number(row.rows), 0),
+    ...(units.length > 0 ? { details: { units: units.slice(0, 50) } } : {}),
+  };
+}

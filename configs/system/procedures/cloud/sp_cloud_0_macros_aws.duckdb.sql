@@ -23,7 +23,3 @@ CREATE OR REPLACE MACRO {org_dataset}.aws_resource_type(id, resource, product_co
       lower(family),
       product_code)
   END;
-
-
-CREATE OR REPLACE MACRO {org_dataset}.aws_unit(u) AS
-  CASE u WHEN 'Hrs' THEN 'Hours' WHEN 'Hr' THEN 'Hour' WHEN 'GB-Mo' THEN 'GB-Months' WHEN 'GB-Month' THEN 'GB-Months' ELSE u END;

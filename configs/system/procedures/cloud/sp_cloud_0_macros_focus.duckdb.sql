@@ -25,6 +25,10 @@ SELECT * REPLACE (
   CASE WHEN SkuPriceId IS NOT NULL AND PricingQuantity IS NOT NULL THEN PricingUnit END AS PricingUnit,
   CASE WHEN SkuPriceId IS NOT NULL THEN ListUnitPrice END AS ListUnitPrice,
   CASE WHEN SkuPriceId IS NOT NULL THEN ContractedUnitPrice END AS ContractedUnitPrice,
+  -- Prices in the pricing currency: the export's, else (one currency, see PricingCurrency below) the billing ones.
+  CASE WHEN SkuPriceId IS NOT NULL THEN coalesce(PricingCurrencyListUnitPrice, CASE WHEN PricingCurrency = BillingCurrency THEN ListUnitPrice END) END AS PricingCurrencyListUnitPrice,
+  CASE WHEN SkuPriceId IS NOT NULL THEN coalesce(PricingCurrencyContractedUnitPrice, CASE WHEN PricingCurrency = BillingCurrency THEN ContractedUnitPrice END) END AS PricingCurrencyContractedUnitPrice,
+  coalesce(PricingCurrencyEffectiveCost, CASE WHEN PricingCurrency = BillingCurrency THEN EffectiveCost END) AS PricingCurrencyEffectiveCost,
   CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory <> 'Tax' THEN PricingCategory END AS PricingCategory,
   CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL THEN CommitmentDiscountQuantity END AS CommitmentDiscountQuantity,
   CASE WHEN SkuPriceId IS NOT NULL AND ChargeCategory IN ('Usage', 'Purchase') AND CommitmentDiscountId IS NOT NULL AND ChargeClass IS NULL AND CommitmentDiscountQuantity IS NOT NULL THEN CommitmentDiscountUnit END AS CommitmentDiscountUnit,
@@ -45,15 +49,19 @@ SELECT * REPLACE (
     coalesce(ChargeCategory, ChargeType) AS ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency,
     CASE WHEN ChargePeriodEnd > ChargePeriodStart THEN ChargePeriodEnd ELSE ChargePeriodStart + period_floor END AS ChargePeriodEnd, ChargePeriodStart,
     CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit,
-    ConsumedQuantity, ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
+    ConsumedQuantity, coalesce(cu.x_focus_consumed_unit, ConsumedUnit) AS ConsumedUnit, CAST(ContractApplied AS JSON) AS ContractApplied, coalesce(ContractedCost, EffectiveCost, BilledCost) AS ContractedCost,
     CASE WHEN PricingQuantity IS NOT NULL AND ContractedUnitPrice IS NOT NULL
          THEN {org_dataset}.focus_unit_price(coalesce(ContractedCost, EffectiveCost, BilledCost), PricingQuantity, CAST(ContractedUnitPrice AS DOUBLE)) END AS ContractedUnitPrice,
     coalesce(EffectiveCost, BilledCost) AS EffectiveCost, coalesce(HostProviderName, provider_name) AS HostProviderName, InvoiceId, coalesce(InvoiceIssuerName, invoice_issuer) AS InvoiceIssuerName,
     coalesce(ListCost, ContractedCost, BilledCost) AS ListCost,
     CASE WHEN PricingQuantity IS NOT NULL AND ListUnitPrice IS NOT NULL
          THEN {org_dataset}.focus_unit_price(coalesce(ListCost, ContractedCost, BilledCost), PricingQuantity, CAST(ListUnitPrice AS DOUBLE)) END AS ListUnitPrice,
-    PricingCategory, coalesce(PricingCurrency, BillingCurrency) AS PricingCurrency,
-    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit,
+    -- An export without pricing-currency amounts (FOCUS 1.0, AWS's) states its prices in the
+    -- billing currency: PricingCurrency says so, and the amounts above are the billing ones.
+    PricingCategory, CASE WHEN PricingCurrencyEffectiveCost IS NULL THEN BillingCurrency ELSE coalesce(PricingCurrency, BillingCurrency) END AS PricingCurrency,
+    PricingCurrencyContractedUnitPrice, PricingCurrencyListUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity,
+    -- Units in FOCUS UnitFormat from the provider's rows of configs/cloud/opendata/units.csv; others as written.
+    coalesce(pu.x_focus_pricing_unit, PricingUnit) AS PricingUnit,
     coalesce(ProviderName, provider_name) AS ProviderName, coalesce(PublisherName, provider_name) AS PublisherName, RegionId, coalesce(RegionName, RegionId) AS RegionName,
     ResourceId, ResourceName, ResourceType,
     coalesce(ServiceCategory, lookup_category, 'Other') AS ServiceCategory, ServiceName, coalesce(ServiceProviderName, provider_name) AS ServiceProviderName,
@@ -67,4 +75,28 @@ SELECT * REPLACE (
     source_system AS x_SourceSystem, x_SourceRecordId, 'provider_reported' AS x_CostSource, CAST(NULL AS VARCHAR) AS x_TokenType,
     ServiceCategory IS NULL AND lookup_category IS NULL AS x_UnmappedService
   FROM query_table(relation)
+  LEFT JOIN (SELECT unit AS x_pricing_unit_key, focus_unit AS x_focus_pricing_unit FROM {org_dataset}.cloud_units WHERE provider = source_system) pu ON pu.x_pricing_unit_key = lower(PricingUnit)
+  LEFT JOIN (SELECT unit AS x_consumed_unit_key, focus_unit AS x_focus_consumed_unit FROM {org_dataset}.cloud_units WHERE provider = source_system) cu ON cu.x_consumed_unit_key = lower(ConsumedUnit)
 );
+
+-- The last step of every conversion: no FOCUS text column is an empty or blank string. The
+-- staged views already read "" as null (export-view.ts); this catches what SQL makes of values
+-- (a split_part of an ARN ending in '/', a concatenation of nothing).
+CREATE OR REPLACE MACRO {org_dataset}.focus_clean_rows(relation) AS TABLE
+SELECT * REPLACE (
+  nullif(trim(AllocatedMethodId), '') AS AllocatedMethodId, nullif(trim(AllocatedResourceId), '') AS AllocatedResourceId, nullif(trim(AllocatedResourceName), '') AS AllocatedResourceName,
+  nullif(trim(AvailabilityZone), '') AS AvailabilityZone, nullif(trim(BillingAccountId), '') AS BillingAccountId, nullif(trim(BillingAccountName), '') AS BillingAccountName,
+  nullif(trim(BillingAccountType), '') AS BillingAccountType, nullif(trim(BillingCurrency), '') AS BillingCurrency, nullif(trim(CapacityReservationId), '') AS CapacityReservationId,
+  nullif(trim(CapacityReservationStatus), '') AS CapacityReservationStatus, nullif(trim(ChargeCategory), '') AS ChargeCategory, nullif(trim(ChargeClass), '') AS ChargeClass,
+  nullif(trim(ChargeDescription), '') AS ChargeDescription, nullif(trim(ChargeFrequency), '') AS ChargeFrequency, nullif(trim(CommitmentDiscountCategory), '') AS CommitmentDiscountCategory,
+  nullif(trim(CommitmentDiscountId), '') AS CommitmentDiscountId, nullif(trim(CommitmentDiscountName), '') AS CommitmentDiscountName, nullif(trim(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
+  nullif(trim(CommitmentDiscountType), '') AS CommitmentDiscountType, nullif(trim(CommitmentDiscountUnit), '') AS CommitmentDiscountUnit, nullif(trim(ConsumedUnit), '') AS ConsumedUnit,
+  nullif(trim(HostProviderName), '') AS HostProviderName, nullif(trim(InvoiceId), '') AS InvoiceId, nullif(trim(InvoiceIssuerName), '') AS InvoiceIssuerName,
+  nullif(trim(PricingCategory), '') AS PricingCategory, nullif(trim(PricingCurrency), '') AS PricingCurrency, nullif(trim(PricingUnit), '') AS PricingUnit,
+  nullif(trim(ProviderName), '') AS ProviderName, nullif(trim(PublisherName), '') AS PublisherName, nullif(trim(RegionId), '') AS RegionId, nullif(trim(RegionName), '') AS RegionName,
+  nullif(trim(ResourceId), '') AS ResourceId, nullif(trim(ResourceName), '') AS ResourceName, nullif(trim(ResourceType), '') AS ResourceType,
+  nullif(trim(ServiceCategory), '') AS ServiceCategory, nullif(trim(ServiceName), '') AS ServiceName, nullif(trim(ServiceProviderName), '') AS ServiceProviderName,
+  nullif(trim(ServiceSubcategory), '') AS ServiceSubcategory, nullif(trim(SkuId), '') AS SkuId, nullif(trim(SkuMeter), '') AS SkuMeter, nullif(trim(SkuPriceId), '') AS SkuPriceId,
+  nullif(trim(SubAccountId), '') AS SubAccountId, nullif(trim(SubAccountName), '') AS SubAccountName, nullif(trim(SubAccountType), '') AS SubAccountType,
+  nullif(trim(x_SourceSystem), '') AS x_SourceSystem, nullif(trim(x_SourceRecordId), '') AS x_SourceRecordId
+) FROM query_table(relation);

@@ -22,8 +22,3 @@ CREATE OR REPLACE MACRO {org_dataset}.gcp_billed(cost, credits) AS
 -- key/value lists -> one JSON object; null when empty.
 CREATE OR REPLACE MACRO {org_dataset}.gcp_labels(x) AS
   to_json(map_from_entries(list_transform(list_filter(from_json({org_dataset}.gcp_json(x), '[{"key": "VARCHAR", "value": "VARCHAR"}]'), e -> e.key IS NOT NULL), e -> {'k': e.key, 'v': e.value})));
-
-CREATE OR REPLACE MACRO {org_dataset}.gcp_unit(u) AS
-  CASE lower(u) WHEN 'gibibyte' THEN 'GiB' WHEN 'gibibyte month' THEN 'GiB-Months' WHEN 'gibibyte hour' THEN 'GiB-Hours' WHEN 'hour' THEN 'Hours'
-                WHEN 'second' THEN 'Seconds' WHEN 'seconds' THEN 'Seconds' WHEN 'byte' THEN 'Bytes' WHEN 'bytes' THEN 'Bytes' WHEN 'count' THEN 'Count'
-                WHEN 'requests' THEN 'Requests' WHEN 'request' THEN 'Requests' WHEN 'byte-seconds' THEN 'Byte-Seconds' ELSE u END;

@@ -63,6 +63,8 @@ li AS (
            WHEN line_item_line_item_type IN ('DiscountedUsage', 'RIFee') THEN reservation_reservation_a_r_n
            WHEN line_item_line_item_type IN ('Fee', 'Refund') THEN coalesce(reservation_reservation_a_r_n, savings_plan_savings_plan_a_r_n) END AS cd_id
     FROM {org_dataset}."aws_billing_export__{credential_id}"
+    -- The unit in FOCUS UnitFormat (configs/cloud/opendata/units.csv); an unmapped one is kept as written.
+    LEFT JOIN (SELECT unit AS aws_unit_key, focus_unit FROM {org_dataset}.cloud_units WHERE provider = 'aws') un ON un.aws_unit_key = lower(pricing_unit)
     WHERE line_item_usage_start_date >= CAST($start_date AS TIMESTAMPTZ) AND line_item_usage_start_date < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
   ) v
   LEFT JOIN sp_groups g
@@ -159,20 +161,27 @@ r AS (
          ELSE coalesce(reservation_total_reserved_normalized_units, reservation_total_reserved_units, quantity) END AS cd_quantity,
     CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL
          WHEN cd_kind = 'sp' THEN line_item_currency_code
-         WHEN unused_row THEN CASE WHEN reservation_unused_normalized_unit_quantity IS NOT NULL THEN 'Normalized ' || coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') END
+         WHEN unused_row THEN CASE WHEN reservation_unused_normalized_unit_quantity IS NOT NULL THEN 'Normalized ' || coalesce(coalesce(focus_unit, pricing_unit), 'Hours') ELSE coalesce(coalesce(focus_unit, pricing_unit), 'Hours') END
          WHEN (t = 'DiscountedUsage' AND line_item_normalization_factor > 0 AND line_item_normalized_usage_amount IS NOT NULL)
-           OR (t <> 'DiscountedUsage' AND reservation_total_reserved_normalized_units IS NOT NULL) THEN 'Normalized ' || coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours')
-         ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Hours') END AS cd_unit,
+           OR (t <> 'DiscountedUsage' AND reservation_total_reserved_normalized_units IS NOT NULL) THEN 'Normalized ' || coalesce(coalesce(focus_unit, pricing_unit), 'Hours')
+         ELSE coalesce(coalesce(focus_unit, pricing_unit), 'Hours') END AS cd_unit,
     CASE WHEN unused_row THEN 'Unused' WHEN category = 'Usage' AND cd_id IS NOT NULL THEN 'Used' END AS cd_status,
     CASE WHEN unused_row THEN cd_id ELSE coalesce(line_item_resource_id, CASE WHEN category = 'Purchase' THEN cd_id END) END AS resource_id
   FROM costs
 ),
 resources AS (
-  SELECT *, CASE WHEN starts_with(resource_id, 'arn:') THEN split_part(resource_id, ':', 6) END AS arn_resource FROM r
+  SELECT *, CASE WHEN starts_with(resource_id, 'arn:') THEN split_part(resource_id, ':', 6) END AS arn_resource,
+         -- Pricing currency per billing currency. The CUR states its amounts in the line's currency
+         -- and the public rate in the price list's (pricing_currency): where the two differ, their
+         -- ratio on the row is the rate; without a public rate the row is priced in the billing currency.
+         CASE WHEN coalesce(pricing_currency, line_item_currency_code) <> line_item_currency_code AND has_price AND list_price > 0 AND pricing_public_on_demand_rate > 0
+              THEN pricing_public_on_demand_rate / list_price END AS pricing_fx
+    FROM r
 ),
 categories AS (
   SELECT match, key, service_category, service_subcategory FROM {org_dataset}.cloud_service_categories WHERE provider = 'aws'
-)
+),
+converted AS (
 SELECT
   CAST(NULL AS VARCHAR) AS AllocatedMethodId,
   CAST(NULL AS JSON) AS AllocatedMethodDetails,
@@ -206,7 +215,7 @@ SELECT
   CASE cd_kind WHEN 'sp' THEN 'Savings Plan' WHEN 'ri' THEN 'Reserved Instance' END AS CommitmentDiscountType,
   cd_unit AS CommitmentDiscountUnit,
   CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce(line_item_usage_amount, 0) END AS ConsumedQuantity,
-  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce({org_dataset}.aws_unit(pricing_unit), 'Units') END AS ConsumedUnit,
+  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce(coalesce(focus_unit, pricing_unit), 'Units') END AS ConsumedUnit,
   CAST(NULL AS JSON) AS ContractApplied,
   contracted_cost AS ContractedCost,
   contracted_price AS ContractedUnitPrice,
@@ -220,15 +229,15 @@ SELECT
        WHEN category = 'Usage' AND (cd_id IS NOT NULL OR t IN ('SavingsPlanCoveredUsage', 'DiscountedUsage')) THEN 'Committed'
        WHEN category = 'Usage' AND contains(line_item_usage_type, 'SpotUsage') THEN 'Dynamic'
        ELSE 'Standard' END AS PricingCategory,
-  coalesce(pricing_currency, line_item_currency_code) AS PricingCurrency,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+  CASE WHEN pricing_fx IS NULL THEN line_item_currency_code ELSE pricing_currency END AS PricingCurrency,
+  CASE WHEN pricing_fx IS NULL THEN contracted_price ELSE contracted_price * pricing_fx END AS PricingCurrencyContractedUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN list_price ELSE pricing_public_on_demand_rate END AS PricingCurrencyListUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN effective_cost ELSE CAST(effective_cost * pricing_fx AS DECIMAL(38, 9)) END AS PricingCurrencyEffectiveCost,
   pq AS PricingQuantity,
   CASE WHEN NOT has_price THEN NULL
        WHEN cd_kind = 'sp' AND (category = 'Purchase' OR unused_row) THEN line_item_currency_code
        WHEN unused_row THEN cd_unit
-       ELSE coalesce({org_dataset}.aws_unit(pricing_unit), 'Units') END AS PricingUnit,
+       ELSE coalesce(coalesce(focus_unit, pricing_unit), 'Units') END AS PricingUnit,
   'AWS' AS ProviderName,
   coalesce(line_item_legal_entity, 'AWS') AS PublisherName,
   coalesce(product_region_code, product_region) AS RegionId,
@@ -262,3 +271,6 @@ UNION ALL BY NAME
 -- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
 SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'aws', 'AWS', 'AWS', 'Payer Account', 'Linked Account', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+)
+-- No text column is an empty string (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_clean_rows('converted')

@@ -110,6 +110,9 @@ r AS (
     coalesce(s1.service_subcategory, s2.service_subcategory) AS service_subcategory,
     coalesce(g.region_id, lower(replace(resource_location, ' ', ''))) AS region_id,
     g.region_name AS region_name,
+    -- Pricing currency per billing currency (MCA's ExchangeRatePricingToBilling is billing per
+    -- pricing). EA and one-currency MCA rows: the prices are the billing ones.
+    CASE WHEN coalesce(pricing_currency, billing_currency_code) <> billing_currency_code AND exchange_rate_pricing_to_billing > 0 THEN 1 / exchange_rate_pricing_to_billing END AS pricing_fx,
     CASE WHEN json_valid(tags) AND starts_with(trim(tags), '{') THEN tags
          WHEN json_valid('{' || tags || '}') THEN '{' || tags || '}' END AS tag_object
   FROM costs c
@@ -118,7 +121,8 @@ r AS (
   LEFT JOIN (SELECT * FROM {org_dataset}.cloud_service_categories WHERE provider = 'azure' AND match = 'consumed_service') s2
     ON s2.key = lower(c.consumed_service)
   LEFT JOIN (SELECT * FROM {org_dataset}.cloud_regions WHERE provider = 'azure') g ON g.key = lower(c.resource_location)
-)
+),
+converted AS (
 SELECT
   CAST(NULL AS VARCHAR) AS AllocatedMethodId,
   CAST(NULL AS JSON) AS AllocatedMethodDetails,
@@ -173,10 +177,10 @@ SELECT
        WHEN pricing_model IN ('Reservation', 'SavingsPlan') OR ct IN ('UnusedReservation', 'UnusedSavingsPlan') THEN 'Committed'
        WHEN pricing_model = 'Spot' THEN 'Dynamic'
        ELSE 'Standard' END AS PricingCategory,
-  coalesce(pricing_currency, billing_currency_code) AS PricingCurrency,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+  CASE WHEN pricing_fx IS NULL THEN billing_currency_code ELSE pricing_currency END AS PricingCurrency,
+  CASE WHEN pricing_fx IS NULL THEN contracted_price ELSE contracted_price * pricing_fx END AS PricingCurrencyContractedUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN list_price ELSE list_price * pricing_fx END AS PricingCurrencyListUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN effective_cost ELSE CAST(effective_cost * pricing_fx AS DECIMAL(38, 9)) END AS PricingCurrencyEffectiveCost,
   pq AS PricingQuantity,
   CASE WHEN has_price THEN coalesce(distinct_unit, 'Units') END AS PricingUnit,
   'Microsoft' AS ProviderName,
@@ -211,3 +215,6 @@ UNION ALL BY NAME
 -- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
 SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'azure', 'Microsoft', 'Microsoft', 'Billing Account', 'Subscription', INTERVAL 1 DAY)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+)
+-- No text column is an empty string (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_clean_rows('converted')

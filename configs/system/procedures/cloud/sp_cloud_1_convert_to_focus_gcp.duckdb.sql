@@ -46,6 +46,9 @@ li AS (
     adjustment_info_id IS NOT NULL OR adjustment_info_type IS NOT NULL OR adjustment_info_mode IS NOT NULL OR adjustment_info_description IS NOT NULL AS correction,
     coalesce(cost_type, 'regular') = 'regular' AND sku_description ILIKE 'commitment%' AS is_fee
   FROM {org_dataset}."gcp_billing_export__{credential_id}"
+  -- Units in FOCUS UnitFormat (configs/cloud/opendata/units.csv); an unmapped one is kept as written.
+  LEFT JOIN (SELECT unit AS gcp_usage_unit_key, focus_unit AS focus_usage_unit FROM {org_dataset}.cloud_units WHERE provider = 'gcp') uu ON uu.gcp_usage_unit_key = lower(usage_unit)
+  LEFT JOIN (SELECT unit AS gcp_pricing_unit_key, focus_unit AS focus_pricing_unit FROM {org_dataset}.cloud_units WHERE provider = 'gcp') up ON up.gcp_pricing_unit_key = lower(usage_pricing_unit)
   WHERE usage_start_time >= CAST($start_date AS TIMESTAMPTZ) AND usage_start_time < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
 ),
 lines AS (
@@ -117,12 +120,16 @@ r AS (
     CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL
          WHEN cd_category = 'Spend' THEN CASE WHEN unused_row THEN CAST(unused_fee AS DOUBLE) WHEN is_fee THEN CAST(billed AS DOUBLE) ELSE CAST(-cud_amount AS DOUBLE) END
          ELSE quantity END AS cd_quantity,
-    CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL WHEN cd_category = 'Spend' THEN currency ELSE coalesce({org_dataset}.gcp_unit(usage_pricing_unit), 'Units') END AS cd_unit,
+    CASE WHEN cd_id IS NULL OR NOT has_price THEN NULL WHEN cd_category = 'Spend' THEN currency ELSE coalesce(coalesce(focus_pricing_unit, usage_pricing_unit), 'Units') END AS cd_unit,
     coalesce(location_region, location_location) AS gcp_region,
+    -- Google prices in US dollars and bills in the account's currency: currency_conversion_rate is
+    -- billing currency per USD. Without a rate (or billing in USD) the prices are the billing ones.
+    CASE WHEN currency <> 'USD' AND currency_conversion_rate > 0 THEN 1 / currency_conversion_rate END AS pricing_fx,
     CASE WHEN unused_row THEN cd_id ELSE coalesce(resource_global_name, resource_name) END AS resource_id,
     nullif(CAST(json_merge_patch(coalesce({org_dataset}.gcp_labels(project_labels), '{}'), coalesce({org_dataset}.gcp_labels(tags), '{}'), coalesce({org_dataset}.gcp_labels(labels), '{}')) AS VARCHAR), '{}') AS tag_object
   FROM costs
-)
+),
+converted AS (
 SELECT
   CAST(NULL AS VARCHAR) AS AllocatedMethodId,
   CAST(NULL AS JSON) AS AllocatedMethodDetails,
@@ -153,7 +160,7 @@ SELECT
   CASE WHEN cd_id IS NOT NULL THEN 'Committed Use Discount' END AS CommitmentDiscountType,
   cd_unit AS CommitmentDiscountUnit,
   CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce(usage_amount, 0) END AS ConsumedQuantity,
-  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce({org_dataset}.gcp_unit(usage_unit), 'Units') END AS ConsumedUnit,
+  CASE WHEN category = 'Usage' AND has_price AND NOT unused_row THEN coalesce(coalesce(focus_usage_unit, usage_unit), 'Units') END AS ConsumedUnit,
   CAST(NULL AS JSON) AS ContractApplied,
   contracted_cost AS ContractedCost,
   contracted_price AS ContractedUnitPrice,
@@ -167,12 +174,12 @@ SELECT
        WHEN category = 'Usage' AND cd_id IS NOT NULL THEN 'Committed'
        WHEN category = 'Usage' AND (sku_description ILIKE '%preemptible%' OR sku_description ILIKE '%spot%') THEN 'Dynamic'
        ELSE 'Standard' END AS PricingCategory,
-  currency AS PricingCurrency,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+  CASE WHEN pricing_fx IS NULL THEN currency ELSE 'USD' END AS PricingCurrency,
+  CASE WHEN pricing_fx IS NULL THEN contracted_price ELSE contracted_price * pricing_fx END AS PricingCurrencyContractedUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN list_price ELSE list_price * pricing_fx END AS PricingCurrencyListUnitPrice,
+  CASE WHEN pricing_fx IS NULL THEN effective_cost ELSE CAST(effective_cost * pricing_fx AS DECIMAL(38, 9)) END AS PricingCurrencyEffectiveCost,
   pq AS PricingQuantity,
-  CASE WHEN has_price THEN coalesce({org_dataset}.gcp_unit(usage_pricing_unit), 'Units') END AS PricingUnit,
+  CASE WHEN has_price THEN coalesce(coalesce(focus_pricing_unit, usage_pricing_unit), 'Units') END AS PricingUnit,
   'Google Cloud' AS ProviderName,
   CASE WHEN coalesce(transaction_type, 'GOOGLE') = 'GOOGLE' THEN 'Google Cloud' ELSE coalesce(seller_name, 'Google Cloud') END AS PublisherName,
   gcp_region AS RegionId,
@@ -211,3 +218,6 @@ UNION ALL BY NAME
 -- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
 SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'gcp', 'Google Cloud', 'Google', 'Billing Account', 'Project', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+)
+-- No text column is an empty string (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_clean_rows('converted')

@@ -50,16 +50,20 @@ li AS (
     coalesce(line_item_is_correction, false) AS correction,
     CASE WHEN x_load_shape = 'usage_report' THEN product_resource ELSE coalesce(cost_product_sku, product_resource) END AS sku
   FROM {org_dataset}."oci_cost_report__{credential_id}"
+  -- The unit in FOCUS UnitFormat (configs/cloud/opendata/units.csv); an unmapped one is kept as written.
+  LEFT JOIN (SELECT unit AS oci_unit_key, focus_unit FROM {org_dataset}.cloud_units WHERE provider = 'oci') un
+    ON un.oci_unit_key = lower(CASE WHEN x_load_shape = 'usage_report' THEN usage_consumed_quantity_units ELSE cost_sku_unit_description END)
   WHERE line_item_interval_usage_start >= CAST($start_date AS TIMESTAMPTZ) AND line_item_interval_usage_start < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
 ),
 r AS (
   SELECT
     *,
     NOT correction AND billed >= 0 AS has_price,
-    {org_dataset}.oci_unit(CASE WHEN usage_report THEN usage_consumed_quantity_units ELSE cost_sku_unit_description END) AS unit,
+    coalesce(focus_unit, CASE WHEN usage_report THEN usage_consumed_quantity_units ELSE cost_sku_unit_description END) AS unit,
     {org_dataset}.focus_unit_price(billed, quantity, CASE WHEN usage_report THEN 0 ELSE cost_unit_price END) AS price
   FROM li
-)
+),
+converted AS (
 SELECT
   CAST(NULL AS VARCHAR) AS AllocatedMethodId,
   CAST(NULL AS JSON) AS AllocatedMethodDetails,
@@ -102,10 +106,11 @@ SELECT
   billed AS ListCost,
   CASE WHEN has_price THEN price END AS ListUnitPrice,
   CASE WHEN has_price THEN 'Standard' END AS PricingCategory,
+  -- OCI prices a subscription in its billing currency.
   currency AS PricingCurrency,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyContractedUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyListUnitPrice,
-  CAST(NULL AS DECIMAL(38, 9)) AS PricingCurrencyEffectiveCost,
+  CASE WHEN has_price THEN price END AS PricingCurrencyContractedUnitPrice,
+  CASE WHEN has_price THEN price END AS PricingCurrencyListUnitPrice,
+  billed AS PricingCurrencyEffectiveCost,
   CASE WHEN has_price THEN coalesce(quantity, 0) END AS PricingQuantity,
   CASE WHEN has_price THEN coalesce(unit, 'Units') END AS PricingUnit,
   'Oracle' AS ProviderName,
@@ -143,3 +148,6 @@ UNION ALL BY NAME
 -- The native FOCUS export's rows (native_export_rows above) as FOCUS 1.3 rows (sp_cloud_0_macros_focus).
 SELECT * FROM {org_dataset}.focus_native_rows('native_export_rows', 'oci', 'Oracle', 'Oracle', 'Subscription', 'Tenancy', INTERVAL 1 HOUR)
 WHERE ChargePeriodStart >= CAST($start_date AS TIMESTAMPTZ) AND ChargePeriodStart < CAST($end_date AS TIMESTAMPTZ) + INTERVAL 1 DAY
+)
+-- No text column is an empty string (sp_cloud_0_macros_focus).
+SELECT * FROM {org_dataset}.focus_clean_rows('converted')
