@@ -265,9 +265,12 @@ describe('SaaS subscription costs pipeline', () => {
     assert.deepEqual(results.filter((r) => r.status === 'fail').map((r) => r.rule_id), []);
   });
 
-  test('a run before any plans were imported fails, naming the missing table', async () => {
+  test('a run before any plans were imported fails, naming the missing plans and the import command', async () => {
     const { run } = await runPipeline('saas_no_plans', { date: '2026-01-01' });
     assert.equal(run.status, 'failed');
-    assert.match(run.error_message ?? '', /saas_subscription_plans/);
+    const message = run.error_message ?? '';
+    assert.match(message, /no SaaS subscription plans are imported for saas_no_plans/);
+    assert.match(message, /pipeline plans import saas_no_plans plans\.csv \(or PUT it as text\/csv to api\/v1\/subscriptions\/plans\/saas_no_plans\), then run this pipeline again/);
+    assert.doesNotMatch(message, /does not exist|Catalog|LINE \d|SELECT|…/, 'no engine wording, statement text or masked values');
   });
 });

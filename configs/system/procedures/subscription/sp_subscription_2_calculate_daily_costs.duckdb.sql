@@ -15,6 +15,13 @@
 --   DuckDB divides DECIMAL as DOUBLE, which would not be exact). The cycle charge is rounded half
 --   up once; proration and the daily share truncate, and the segment's last day takes the
 --   remainder (less than segment_days x 1e-9), so the days of a segment sum to its charge exactly.
+-- Before the org's first plans import its plans table does not exist (the import creates it, and
+-- refuses an empty file), so say what is missing and how to add it instead of DuckDB's "table does
+-- not exist". The message has no quotes or leading slashes: run errors mask both (engine-errors.ts).
+SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $org_dataset AND table_name = 'saas_subscription_plans')
+            THEN error('no SaaS subscription plans are imported for ' || $org_slug || ', so there is nothing to cost: import the plans CSV with pipeline plans import '
+                       || $org_slug || ' plans.csv (or PUT it as text/csv to api/v1/subscriptions/plans/' || $org_slug || '), then run this pipeline again') END;
+
 WITH plans AS (
   SELECT p.*,
          CASE p.billing_cycle WHEN 'monthly' THEN 1 WHEN 'quarterly' THEN 3 WHEN 'annual' THEN 12 END AS cycle_months,
