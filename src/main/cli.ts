@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadSettings, type Settings } from '../config/settings.ts';
 import { exportOrgTable } from '../focus/export-focus.ts';
@@ -7,6 +7,7 @@ import { validateFocusFile } from '../focus/validate-focus-file.ts';
 import { builtinProcessors } from '../processors/builtin.ts';
 import { formatProblem, loadPipelineConfigs } from '../pipelines/load-configs.ts';
 import { errorMessage } from '../shared/errors.ts';
+import { isUuid } from '../shared/ids.ts';
 import { createLogger, silentLogger } from '../shared/logger.ts';
 import { openControlPlane } from '../store/open-control-plane.ts';
 import { importPlans } from '../subscription/plans-import.ts';
@@ -105,6 +106,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       }
     }
     case 'validate-focus': {
+      await existingFile(need(rest[0], '<file.csv|parquet>'));
       const criteria = values['applicability-criteria'];
       const outcome = await validateFocusFile(need(rest[0], '<file.csv|parquet>'), {
         json: values.json ?? false,
@@ -117,6 +119,8 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
     }
   }
 
+  // A malformed run id is known to be wrong before the control plane is opened.
+  if (['status', 'logs', 'quality'].includes(command)) runIdArgument(rest[1]);
   return withApp(settings, command === 'run' && values.execute !== false, async (app) => {
     switch (`${command} ${['org', 'key', 'credential', 'plans'].includes(command) ? rest[0] : ''}`.trim()) {
       case 'org create': {
@@ -184,7 +188,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         return run.status === 'completed' ? 0 : 1;
       }
       case 'status': {
-        const [org, runId] = [need(rest[0], 'org'), need(rest[1], 'run_id')];
+        const [org, runId] = [need(rest[0], 'org'), runIdArgument(rest[1])];
         const run = await app.runs.get(org, runId);
         if (!run) throw new Error(`run ${runId} not found for ${org}`);
         const steps = await app.runs.steps(org, runId);
@@ -197,12 +201,13 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         return 0;
       }
       case 'logs': {
-        const logs = await app.runs.logs(need(rest[0], 'org'), need(rest[1], 'run_id'));
+        const [org, runId] = [need(rest[0], 'org'), await knownRun(app, rest[0], rest[1])];
+        const logs = await app.runs.logs(org, runId);
         print(logs.map((l) => `${l.at.toISOString()} ${l.level.padEnd(5)} ${l.step_id ?? '-'} ${l.message}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}`).join('\n'), logs);
         return 0;
       }
       case 'quality': {
-        const results = await app.runs.quality(need(rest[0], 'org'), need(rest[1], 'run_id'), values.failed ? 'fail' : undefined);
+        const results = await app.runs.quality(need(rest[0], 'org'), await knownRun(app, rest[0], rest[1]), values.failed ? 'fail' : undefined);
         const counts = ['pass', 'fail', 'skipped', 'warn'].map((status) => `${results.filter((r) => r.status === status).length} ${status}`).join(', ');
         const shown = results.filter((r) => r.status === 'fail' || r.status === 'warn' || r.check_kind !== 'focus_rule');
         print([`${results.length} results: ${counts}`, ...shown.map((r) => `  ${r.status.padEnd(5)} ${r.step_id} ${r.rule_id}: ${r.description}${r.failing_rows ? ` (${r.failing_rows} rows)` : ''}`)].join('\n'), results);
@@ -254,6 +259,27 @@ async function readSecret(variable: string | undefined): Promise<string> {
 function need(value: string | undefined, name: string): string {
   if (!value) throw new Error(`missing ${name}; see pipeline --help`);
   return value;
+}
+
+/** DuckDB's own error for a missing file is an IO error quoting its statement; say it plainly. */
+async function existingFile(path: string): Promise<string> {
+  const found = await stat(path).catch(() => undefined);
+  if (!found?.isFile()) throw new Error(`no such file: ${path}${found ? ' is a directory' : ''}; give a FOCUS CSV or Parquet file, such as one written by pipeline export <org> --format csv --out focus.csv`);
+  return path;
+}
+
+/** A run id is a UUID, as pipeline run prints it: anything else names no run (and PostgreSQL would refuse it as uuid). */
+function runIdArgument(value: string | undefined): string {
+  const runId = need(value, 'run_id');
+  if (!isUuid(runId)) throw new Error('run id must be a UUID, as pipeline run prints it; pipeline runs <org> lists the runs of an org');
+  return runId;
+}
+
+/** The run id of an org's existing run: logs and quality of a run that is not there would print nothing, as if it had none. */
+async function knownRun(app: App, org: string | undefined, value: string | undefined): Promise<string> {
+  const [orgSlug, runId] = [need(org, 'org'), runIdArgument(value)];
+  if (!(await app.runs.get(orgSlug, runId))) throw new Error(`run ${runId} not found for ${orgSlug}; pipeline runs ${orgSlug} lists its runs`);
+  return runId;
 }
 
 function parseParams(pairs: string[]): Record<string, unknown> {
