@@ -108,7 +108,7 @@ describe('OpenAI: admin API to FOCUS through the real engine', () => {
          FROM oai_org_dev.cost_data_standard_1_3 WHERE SkuId = 'openai:gpt-4o-2024-08-06:input' ORDER BY ChargePeriodStart`,
     );
     assert.deepEqual(row[0], {
-      billed: '3.250000000', list: '3.250000000', price: '2.500000000', pq: '1.300000000', qty: '1300000.000000000', ConsumedUnit: 'Tokens', PricingUnit: '1000000 Tokens',
+      billed: '3.250000000', list: '3.250000000', price: '2.500000000000000000', pq: '1.300000000000000000', qty: '1300000.000000000000000000', ConsumedUnit: 'Tokens', PricingUnit: '1000000 Tokens',
       SkuId: 'openai:gpt-4o-2024-08-06:input', SkuMeter: 'Input Tokens', SubAccountId: 'proj_alpha', BillingAccountId: 'org-acme', ServiceCategory: 'AI and Machine Learning',
       ServiceSubcategory: 'Generative AI', ServiceName: 'OpenAI API', x_CostSource: 'provider_reported', x_TokenType: 'input', x_SourceSystem: 'openai', run_date: '2026-01-10',
     });
@@ -126,7 +126,7 @@ describe('OpenAI: admin API to FOCUS through the real engine', () => {
       { d: '2026-01-12', billed: '5.730000000', rows: 7, sources: 'calculated' },
     ]);
     const [batch] = await genai.query(`SELECT CAST(ListUnitPrice AS VARCHAR) AS price, SkuPriceId FROM oai_org_dev.cost_data_standard_1_3 WHERE SkuId = 'openai:gpt-4o-mini-2024-07-18:input' AND x_CostSource = 'calculated'`);
-    assert.deepEqual(batch, { price: '0.075000000', SkuPriceId: 'openai:gpt-4o-mini-2024-07-18:input:batch' });
+    assert.deepEqual(batch, { price: '0.075000000000000000', SkuPriceId: 'openai:gpt-4o-mini-2024-07-18:input:batch' });
     const [search] = await genai.query(`SELECT CAST(BilledCost AS VARCHAR) AS billed, CAST(ListCost AS VARCHAR) AS list FROM oai_org_dev.cost_data_standard_1_3 WHERE x_TokenType = 'web_search' AND x_CostSource = 'provider_reported'`);
     assert.deepEqual(search, { billed: '0.000000000', list: '0.400000000' }, 'usage OpenAI’s bill has no line for is billed 0 that day, at its list cost');
   });
@@ -134,8 +134,8 @@ describe('OpenAI: admin API to FOCUS through the real engine', () => {
   test('the unknown model keeps its rows, priced null, and is flagged; no zero cost is invented', async () => {
     const unknown = await genai.query(`SELECT token_type, CAST(consumed_quantity AS VARCHAR) AS qty, list_unit_price, billed_cost, price_status, focus_eligible FROM oai_org_dev.genai_payg_cost_daily WHERE model = 'gpt-9-preview' ORDER BY token_type`);
     assert.deepEqual(unknown, [
-      { token_type: 'input', qty: '10000.000000000', list_unit_price: null, billed_cost: null, price_status: 'unknown_model', focus_eligible: false },
-      { token_type: 'output', qty: '1000.000000000', list_unit_price: null, billed_cost: null, price_status: 'unknown_model', focus_eligible: false },
+      { token_type: 'input', qty: '10000.000000000000000000', list_unit_price: null, billed_cost: null, price_status: 'unknown_model', focus_eligible: false },
+      { token_type: 'output', qty: '1000.000000000000000000', list_unit_price: null, billed_cost: null, price_status: 'unknown_model', focus_eligible: false },
     ]);
     const [inFocus] = await genai.query<{ n: number }>(`SELECT count(*)::INT AS n FROM oai_org_dev.cost_data_standard_1_3 WHERE SkuId LIKE '%gpt-9%'`);
     assert.equal(inFocus?.n, 0);

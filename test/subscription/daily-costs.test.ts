@@ -194,11 +194,13 @@ describe('SaaS subscription costs pipeline', () => {
       ChargeClass: null,
       BilledCost: '1050.000000000',
       EffectiveCost: '2.876712328',
-      ListCost: '3.287671232',
-      ContractedCost: '2.876712328',
-      ListUnitPrice: '240.000000000',
-      ContractedUnitPrice: '210.000000000',
-      PricingQuantity: '0.013698630',
+      // Unit price x PricingQuantity, as FOCUS requires: 240 x 0.01369863 and 210 x 0.01369863
+      // (EffectiveCost is the day's exact share of the cycle's 1050).
+      ListCost: '3.287671200',
+      ContractedCost: '2.876712300',
+      ListUnitPrice: '240.000000000000000000',
+      ContractedUnitPrice: '210.000000000000000000',
+      PricingQuantity: '0.013698630000000000',
       PricingUnit: 'Seat-Years',
       BillingCurrency: 'EUR',
       ChargePeriodStart: '2025-03-15T00:00:00Z',
