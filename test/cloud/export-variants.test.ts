@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportOrgTable } from '../../src/focus/export-focus.ts';
 import { validateFocusFile } from '../../src/focus/validate-focus-file.ts';
-import { openCloudHarness, qualityOf, type CloudHarness } from './cloud-fixture.ts';
+import { SAMPLES, duckdb, openCloudHarness, qualityOf, skipWithoutShared, type CloudHarness } from './cloud-fixture.ts';
 import { PROVIDER_SAMPLES, VARIANTS, writeVariant, type ProviderSample, type Variant } from './support/export-variants.ts';
 
 /** The columns of a row that a re-run may change: lineage. */
@@ -42,6 +42,19 @@ describe('realistic export variants, per provider', () => {
       });
     }
   }
+
+  test('a unit no mapping knows is kept as written and named by the load report', { skip: skipWithoutShared(SAMPLES) }, async () => {
+    const file = join(dir, 'oci-unknown-unit.csv');
+    await duckdb(`COPY (SELECT * REPLACE (CASE WHEN "lineItem/referenceNo" = 'my-resource-no4' THEN 'Widget Fortnights' ELSE "cost/skuUnitDescription" END AS "cost/skuUnitDescription")
+                  FROM read_csv('${join(SAMPLES, 'oci/koku__oci_reports_cost-csv_0001000000603747.csv')}', all_varchar = true)) TO '${file}' (FORMAT csv, HEADER)`);
+    const run = await h.run('oci/cost/billing', { start_date: '2022-04-01', end_date: '2022-04-30', source_uri: h.uri(file) });
+    assert.equal(run.status, 'completed', run.error ?? '');
+    const units = (await h.focusRows(run.runId)).map((r) => r.PricingUnit);
+    assert.ok(units.includes('Widget Fortnights') && units.includes('GB-Months') && units.includes('10000 Requests'), units.join(', '));
+    const warning = (await qualityOf(h, run.runId)).byRule.get('UNMAPPED-UNITS');
+    assert.deepEqual([warning?.status, warning?.failing_rows], ['warn', 2], 'PricingUnit and ConsumedUnit of the one row');
+    assert.match(String(warning?.description), /Widget Fortnights/);
+  });
 });
 
 async function convertAndCheck(h: CloudHarness, sample: ProviderSample, variant: Variant, file: string, billedTotal: number, dir: string) {
@@ -50,6 +63,7 @@ async function convertAndCheck(h: CloudHarness, sample: ProviderSample, variant:
   const { byRule, failedMust } = await qualityOf(h, run.runId);
   assert.deepEqual(failedMust.map((r) => `${r.rule_id}: ${r.description}`), [], 'the conformance check of the write');
   for (const id of ['RECONCILE-BilledCost', 'RECONCILE-EffectiveCost']) assert.equal(byRule.get(id)?.status, 'pass', id);
+  assert.equal(byRule.get('UNMAPPED-UNITS')?.status, 'pass', String(byRule.get('UNMAPPED-UNITS')?.description));
   const rows = await h.focusRows(run.runId);
   assert.ok(rows.length > 0);
   for (const row of rows) {

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { buildOpenData, sharedSources } from '../../scripts/generate-cloud-opendata.ts';
 import { CONFIGS, REPO } from '../support/test-app.ts';
+import { UNIT_RE } from '../../src/focus/focus-formats.ts';
 import { OPENDATA, skipWithoutShared } from './cloud-fixture.ts';
 
 const read = (file: string) => readFileSync(join(CONFIGS, 'cloud', 'opendata', file), 'utf8');
@@ -36,6 +37,20 @@ describe('the cloud open-data lookup tables', () => {
     assert.equal(find('oci', 'service_code', 'compute')?.source, 'focus_sample');
     assert.equal(rows('regions.csv').find((r) => r.provider === 'azure' && r.key === 'centralus')?.region_name, 'Central US');
     assert.deepEqual(rows('azure_pricing_units.csv').find((r) => r.unit_of_measure === '10k'), { unit_of_measure: '10k', block_size: '10000', unit: 'Units' });
+  });
+
+  test('units.csv: one row per provider and lowercase unit, every FOCUS unit in UnitFormat', () => {
+    const units = rows('units.csv');
+    assert.ok(units.length > 50);
+    const keys = units.map((r) => `${r.provider}|${r.unit}`);
+    assert.equal(new Set(keys).size, keys.length, 'one row per provider and unit');
+    for (const row of units) {
+      assert.ok(['aws', 'gcp', 'oci'].includes(row.provider as string), row.provider);
+      assert.equal(row.unit, row.unit?.toLowerCase(), 'keys are matched lowercased');
+      assert.match(row.focus_unit as string, new RegExp(`^${UNIT_RE}$`), `${row.provider} ${row.unit}`);
+    }
+    const find = (provider: string, unit: string) => units.find((r) => r.provider === provider && r.unit === unit)?.focus_unit;
+    assert.deepEqual([find('aws', 'obj-month'), find('oci', 'instance-per-hour'), find('oci', 'gb-of-data-transferred'), find('oci', 'gigabytes-per-hour')], ['Object-Months', 'Instance-Hours', 'GB', 'GB-Hours']);
   });
 
   test('files are transformed (not copies of their sources): minimal columns, lowercased keys', () => {

@@ -130,8 +130,9 @@ export const loadReport = defineProcessor({
 /**
  * PricingUnit and ConsumedUnit values of the run that no unit mapping produces: the conversion
  * keeps a unit it has no row for as the export wrote it, so these are the provider's own
- * spellings, to add to configs/cloud/opendata/units.csv. A spend commitment's unit is its
- * currency, and an RI's may be `Normalized <unit>`: neither is a miss.
+ * spellings, to add to configs/cloud/opendata/units.csv. A spend commitment's unit is a
+ * currency code (not always the row's billing currency), and an RI's may be `Normalized <unit>`:
+ * neither is a miss.
  */
 async function unmappedUnits(context: ProcessorContext, focus: string, runRows: string, params: SqlParams): Promise<QualityResult> {
   const { warehouse, dataset } = context;
@@ -139,7 +140,7 @@ async function unmappedUnits(context: ProcessorContext, focus: string, runRows: 
     `WITH known AS (SELECT focus_unit AS unit FROM ${dataset}.cloud_units UNION SELECT unit FROM ${dataset}.cloud_azure_pricing_units),
           used AS (SELECT unnest([PricingUnit, ConsumedUnit]) AS unit, BillingCurrency FROM ${focus} WHERE ${runRows})
      SELECT unit, count(*)::BIGINT AS rows FROM used
-      WHERE unit IS NOT NULL AND unit <> BillingCurrency AND regexp_replace(unit, '^Normalized ', '') NOT IN (SELECT unit FROM known WHERE unit IS NOT NULL)
+      WHERE unit IS NOT NULL AND unit <> BillingCurrency AND NOT regexp_full_match(unit, '[A-Z]{3}') AND regexp_replace(unit, '^Normalized ', '') NOT IN (SELECT unit FROM known WHERE unit IS NOT NULL)
       GROUP BY 1 ORDER BY 2 DESC, 1`,
     params,
     context.signal,
