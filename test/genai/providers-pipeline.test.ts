@@ -197,11 +197,11 @@ describe('Anthropic, Gemini and DeepSeek pipelines, and failures', () => {
       { d: '2026-03-02', billed: '16.050500000', list: '17.410000000', source: 'calculated' },
     ]);
     const [longContext] = await q(`SELECT CAST(ListUnitPrice AS VARCHAR) AS price, SkuPriceId, SkuPriceDetails::VARCHAR AS details FROM multi_org_dev.cost_data_standard_1_3 WHERE SkuId = 'anthropic:claude-opus-4-6:input' AND x_CostSource = 'calculated'`);
-    assert.equal(longContext?.price, '10.000000000', 'the 200k-1M context window is priced at the long-context tier');
+    assert.equal(longContext?.price, '10.000000000000000000', 'the 200k-1M context window is priced at the long-context tier');
     assert.equal(longContext?.SkuPriceId, 'anthropic:claude-opus-4-6:input:standard:200k-1M');
     assert.deepEqual(JSON.parse(String(longContext?.details)), { ModelId: 'claude-opus-4-6', ModelDeveloper: 'Anthropic', x_ServiceTier: 'standard', x_ContextWindow: '200k-1M', x_PriceSource: 'price_list', x_PriceModelId: 'claude-opus-4-6' });
     const [discounted] = await q(`SELECT CAST(ListUnitPrice AS VARCHAR) AS list, CAST(ContractedUnitPrice AS VARCHAR) AS contracted, SubAccountId, SubAccountName FROM multi_org_dev.cost_data_standard_1_3 WHERE SkuId = 'anthropic:claude-sonnet-4-20250514:cache_write_1h' AND x_CostSource = 'calculated'`);
-    assert.deepEqual(discounted, { list: '6.000000000', contracted: '5.400000000', SubAccountId: 'wrkspc_a', SubAccountName: 'wrkspc_a' });
+    assert.deepEqual(discounted, { list: '6.000000000000000000', contracted: '5.400000000000000000', SubAccountId: 'wrkspc_a', SubAccountName: 'wrkspc_a' });
     const [defaultWorkspace] = await q(`SELECT DISTINCT SubAccountId, SubAccountName FROM multi_org_dev.cost_data_standard_1_3 WHERE SkuPriceId LIKE '%:batch:%'`);
     assert.deepEqual(defaultWorkspace, { SubAccountId: 'default', SubAccountName: 'Default workspace' });
 
@@ -228,10 +228,10 @@ describe('Anthropic, Gemini and DeepSeek pipelines, and failures', () => {
     const rows = await q(`SELECT x_TokenType, SkuId, CAST(sum(ConsumedQuantity) AS VARCHAR) AS tokens, CAST(sum(BilledCost) AS VARCHAR) AS billed, any_value(x_CostSource) AS source
                            FROM multi_org_dev.cost_data_standard_1_3 WHERE x_SourceSystem = 'gemini' GROUP BY ALL ORDER BY SkuId`);
     assert.deepEqual(rows, [
-      { x_TokenType: 'input', SkuId: 'gemini:gemini-2.5-flash:input', tokens: '200000.000000000', billed: '0.060000000', source: 'calculated' },
-      { x_TokenType: 'output', SkuId: 'gemini:gemini-2.5-flash:output', tokens: '80000.000000000', billed: '0.200000000', source: 'calculated' },
-      { x_TokenType: 'input', SkuId: 'gemini:gemini-2.5-pro:input', tokens: '160000.000000000', billed: '0.200000000', source: 'calculated' },
-      { x_TokenType: 'output', SkuId: 'gemini:gemini-2.5-pro:output', tokens: '40000.000000000', billed: '0.400000000', source: 'calculated' },
+      { x_TokenType: 'input', SkuId: 'gemini:gemini-2.5-flash:input', tokens: '200000.000000000000000000', billed: '0.060000000', source: 'calculated' },
+      { x_TokenType: 'output', SkuId: 'gemini:gemini-2.5-flash:output', tokens: '80000.000000000000000000', billed: '0.200000000', source: 'calculated' },
+      { x_TokenType: 'input', SkuId: 'gemini:gemini-2.5-pro:input', tokens: '160000.000000000000000000', billed: '0.200000000', source: 'calculated' },
+      { x_TokenType: 'output', SkuId: 'gemini:gemini-2.5-pro:output', tokens: '40000.000000000000000000', billed: '0.400000000', source: 'calculated' },
     ]);
     const quality = await genai.app.runs.quality(genai.org, runId);
     assert.deepEqual(quality.filter((r) => r.status === 'fail').map((r) => r.rule_id), []);
