@@ -5,7 +5,11 @@ import type { NewRun } from './runs.ts';
 const RUNNABLE = new Set(['ACTIVE', 'TRIAL']);
 /** A run that cannot start for lack of a concurrency slot is worth retrying about this soon. */
 const CONCURRENT_RETRY_AFTER_SECONDS = 30;
-/** Workers LISTEN on this channel; every admission notifies it (delivered at commit). */
+/**
+ * Workers LISTEN on this channel, suffixed with the control plane's schema (notifications are
+ * database-wide, and two deployments or test runs may share a database); every admission
+ * notifies it, delivered at commit.
+ */
 export const RUN_QUEUED_CHANNEL = 'pipeline_run_queued';
 
 interface LockedSubscription {
@@ -49,7 +53,7 @@ const ADMIT = `
     SELECT org_slug, run_id, NULL, 'pending', $12, $14 FROM run),
   queued AS (
     INSERT INTO run_queue (org_slug, run_id, enqueued_at) SELECT org_slug, run_id, $12 FROM run RETURNING run_id)
-  SELECT run_id, pg_notify('${RUN_QUEUED_CHANNEL}', '') FROM queued`;
+  SELECT run_id, pg_notify('${RUN_QUEUED_CHANNEL}_' || current_schema(), '') FROM queued`;
 
 export async function admitRun(db: Db, run: NewRun): Promise<void> {
   const day = run.created_at.toISOString().slice(0, 10);

@@ -189,8 +189,9 @@ export function executionStore(db: Db) {
     },
 
     /** Calls `onQueued` when a run is admitted anywhere (PostgreSQL LISTEN / NOTIFY; PGlite's own in the owning process). */
-    listenForRuns(onQueued: () => void): Promise<() => Promise<void>> {
-      return db.listen(RUN_QUEUED_CHANNEL, onQueued);
+    async listenForRuns(onQueued: () => void): Promise<() => Promise<void>> {
+      const [row] = await db.query<{ channel: string }>("SELECT $1 || '_' || current_schema() AS channel", [RUN_QUEUED_CHANNEL]);
+      return db.listen(row?.channel ?? RUN_QUEUED_CHANNEL, onQueued);
     },
 
     /** Extends the lease; says whether the run is still ours and whether a cancel was asked. */
