@@ -1,7 +1,7 @@
 import type { QualityResult } from '../shared/quality.ts';
 import { RUN_QUEUED_CHANNEL } from './admission.ts';
 import type { Db, Queryable } from './db.ts';
-import { insertTransition, RUN_COLUMNS_OF, type Run, type RunStatus, type StepStatus } from './runs.ts';
+import { insertTransition, RUN_COLUMNS_OF, type Run, type RunStatus, type StepRun } from './runs.ts';
 
 /** A worker's hold on a queued run. `claims` is the fencing token: a stale holder's writes match nothing. */
 export interface Claim {
@@ -49,19 +49,7 @@ const fenceParams = (claim: Claim) => [claim.org_slug, claim.run_id, claim.worke
 const lost = (claim: Claim) => new LeaseLostError(`run ${claim.run_id} is no longer held by worker ${claim.worker_id}`);
 
 /** A step's row as the journal holds it, written whole (an upsert resets a recovered run's rows). */
-export interface StepRow {
-  step_id: string;
-  ps_type: string;
-  position: number;
-  status: StepStatus;
-  attempts: number;
-  started_at: Date | null;
-  ended_at: Date | null;
-  duration_ms: number | null;
-  records_processed: number;
-  error_message: string | null;
-  result: Record<string, unknown> | null;
-}
+export type StepRow = StepRun;
 
 /** What a run's journal writes at once: step rows, log lines, and the steps whose quality results it replaces. */
 export interface JournalBatch {

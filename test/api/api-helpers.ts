@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { ROOT_KEY } from '../support/test-app.ts';
+import { buildServer } from '../../src/api/server.ts';
+import type { App } from '../../src/main/app.ts';
+import type { ControlPlane } from '../../src/store/open-control-plane.ts';
+import type { ControlPlaneFactory } from '../support/control-planes.ts';
+import { ROOT_KEY, testApp, waitForRunEnd } from '../support/test-app.ts';
 
 /** What no response may ever show: a stack frame or the SQL of our queries. */
 const STACK_FRAME = '    at ';
@@ -87,3 +91,29 @@ export async function startRun(server: FastifyInstance, org: CreatedOrg, body?: 
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A served app on a fresh control plane with one org whose demo run has ended. */
+export interface ServedOrg {
+  controlPlane: ControlPlane;
+  app: App;
+  server: FastifyInstance;
+  org: CreatedOrg;
+  runId: string;
+}
+
+export async function serveOrgWithRun(factory: ControlPlaneFactory, orgSlug: string): Promise<ServedOrg> {
+  const controlPlane = await factory.open();
+  const app = await testApp(controlPlane);
+  app.worker?.start();
+  const server = await buildServer(app);
+  const org = await createOrg(server, orgSlug);
+  const runId = await startRun(server, org);
+  assert.equal((await waitForRunEnd(app, org.org_slug, runId)).status, 'completed');
+  return { controlPlane, app, server, org, runId };
+}
+
+export async function closeServed(served: Partial<ServedOrg>): Promise<void> {
+  await served.server?.close();
+  await served.app?.close();
+  await served.controlPlane?.close();
+}

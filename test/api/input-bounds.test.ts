@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/server.ts';
 import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { controlPlaneFactories } from '../support/control-planes.ts';
-import { ROOT_KEY, testApp, waitForRunEnd } from '../support/test-app.ts';
-import { assertError, assertOk, call, createOrg, DEMO_ROUTE, requestRun, startRun, type CreatedOrg } from './api-helpers.ts';
+import { ROOT_KEY, waitForRunEnd } from '../support/test-app.ts';
+import { assertError, assertOk, call, closeServed, DEMO_ROUTE, requestRun, serveOrgWithRun, startRun, type CreatedOrg } from './api-helpers.ts';
 
 const root = { 'x-ca-root-key': ROOT_KEY };
 
@@ -23,20 +22,10 @@ for (const factory of controlPlaneFactories()) {
     let runId: string;
 
     before(async () => {
-      controlPlane = await factory.open();
-      app = await testApp(controlPlane);
-      app.worker?.start();
-      server = await buildServer(app);
-      org = await createOrg(server, 'bounds_org');
-      runId = await startRun(server, org);
-      await waitForRunEnd(app, org.org_slug, runId);
+      ({ controlPlane, app, server, org, runId } = await serveOrgWithRun(factory, 'bounds_org'));
     });
 
-    after(async () => {
-      await server?.close();
-      await app?.close();
-      await controlPlane?.close();
-    });
+    after(() => closeServed({ server, app, controlPlane }));
 
     test('a NUL byte in {org} of the key and credential routes is a 400 naming org, not a database error', async () => {
       const nul = 'bounds%00org';

@@ -5,12 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/server.ts';
 import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { controlPlaneFactories } from '../support/control-planes.ts';
-import { testApp, waitForRunEnd } from '../support/test-app.ts';
-import { assertOk, call, createOrg, startRun, type CreatedOrg } from './api-helpers.ts';
+import { assertOk, call, closeServed, serveOrgWithRun, type CreatedOrg } from './api-helpers.ts';
 
 const EXTRA_LINES = 2500;
 
@@ -23,13 +21,7 @@ for (const factory of controlPlaneFactories()) {
     let runId: string;
 
     before(async () => {
-      controlPlane = await factory.open();
-      app = await testApp(controlPlane);
-      app.worker?.start();
-      server = await buildServer(app);
-      org = await createOrg(server, 'download_org');
-      runId = await startRun(server, org);
-      assert.equal((await waitForRunEnd(app, org.org_slug, runId)).status, 'completed');
+      ({ controlPlane, app, server, org, runId } = await serveOrgWithRun(factory, 'download_org'));
       // A long log: three pages and a half past the run's own lines.
       await controlPlane.db.query(
         `INSERT INTO run_logs (org_slug, run_id, at, level, step_id, message, fields)
@@ -38,11 +30,7 @@ for (const factory of controlPlaneFactories()) {
       );
     });
 
-    after(async () => {
-      await server?.close();
-      await app?.close();
-      await controlPlane?.close();
-    });
+    after(() => closeServed({ server, app, controlPlane }));
 
     test('every line of the run, in order, streamed (no Content-Length: never one string)', async () => {
       const response = await call(server, { method: 'GET', url: `/api/v1/pipelines/logs/${org.org_slug}/${runId}/download`, headers: { 'x-api-key': org.api_key } });
