@@ -28,15 +28,6 @@ export interface EngineDeps {
   settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls'>;
 }
 
-/** Why a run's signal was aborted from outside its steps. */
-export class RunInterrupted extends Error {
-  readonly kind: 'cancelled' | 'lease_lost';
-  constructor(kind: 'cancelled' | 'lease_lost', message: string) {
-    super(message);
-    this.kind = kind;
-  }
-}
-
 /** A worker that lost the same run this many times gives up on it rather than loop forever. */
 export const MAX_CLAIMS = 3;
 const DEFAULT_TIMEOUT_SECONDS = 3600;
@@ -66,7 +57,7 @@ export function prepareRun(deps: { processors: ProcessorRegistry; settings: Pick
  * Executes one claimed run to its end (FR-PIP-001 steps 6-9). The claim already moved it to
  * `running` (or to `validating` when its steps need credentials, checked here first); then the
  * steps in `depends_on` order; then the end, written with the journal's last lines in one
- * statement. `signal` aborts on cancel or when the worker loses the run's lease.
+ * statement. `signal` aborts on cancel, or with a LeaseLostError when the worker loses the run.
  */
 export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: AbortSignal): Promise<void> {
   const { executions, clock } = deps;
@@ -105,14 +96,13 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
     journal.startSteps();
     const outcome = await runSteps({ deps, claim, journal, warehouse, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
-      const reason = signal.reason instanceof RunInterrupted ? signal.reason : undefined;
-      if (reason?.kind === 'lease_lost') return; // another worker owns the run now; it writes the end
+      if (signal.reason instanceof LeaseLostError) throw signal.reason; // another worker owns the run now; it writes the end
       return await finish('cancelled', 'cancel requested', undefined, outcome.records);
     }
     if (outcome.error) return await finish('failed', 'a step failed', outcome.error, outcome.records);
     await finish('completed', 'all steps completed', undefined, outcome.records);
   } catch (error) {
-    if (error instanceof LeaseLostError || (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost')) {
+    if (error instanceof LeaseLostError || signal.reason instanceof LeaseLostError) {
       deps.logger.warn({ run_id: run.run_id, claims: claim.claims }, 'run lost to another worker; this worker writes nothing more');
       return;
     }
@@ -282,7 +272,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         return end(signal.aborted ? 'cancelled' : 'failed', 0, message);
       }
       if (signal.aborted) {
-        if (signal.reason instanceof LeaseLostError || (signal.reason instanceof RunInterrupted && signal.reason.kind === 'lease_lost')) throw new LeaseLostError('the run was taken over by another worker');
+        if (signal.reason instanceof LeaseLostError) throw signal.reason;
         return end('cancelled', 0, 'cancelled while running');
       }
       const error = timeout.signal.aborted ? timeout.signal.reason : caught;

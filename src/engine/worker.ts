@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
-import type { ClaimedRun } from '../store/executions.ts';
-import { executeRun, MAX_CLAIMS, RunInterrupted, type EngineDeps } from './execute-run.ts';
+import { LeaseLostError, type ClaimedRun } from '../store/executions.ts';
+import { executeRun, MAX_CLAIMS, type EngineDeps } from './execute-run.ts';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -87,12 +87,12 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     const heartbeat = setInterval(async () => {
       try {
         const beat = await deps.executions.heartbeat(claim, options.leaseMs);
-        if (!beat.held) controller.abort(new RunInterrupted('lease_lost', 'the run was taken over by another worker'));
-        else if (beat.cancelRequested) controller.abort(new RunInterrupted('cancelled', 'cancel requested'));
+        if (!beat.held) controller.abort(new LeaseLostError('the run was taken over by another worker'));
+        else if (beat.cancelRequested) controller.abort(new Error('cancel requested'));
         if (beat.held) lastHeld = performance.now();
       } catch (error) {
         log.warn({ err: error, run_id: claim.run_id }, 'heartbeat failed');
-        if (performance.now() - lastHeld > options.leaseMs) controller.abort(new RunInterrupted('lease_lost', 'no heartbeat succeeded within the lease'));
+        if (performance.now() - lastHeld > options.leaseMs) controller.abort(new LeaseLostError('no heartbeat succeeded within the lease'));
       }
     }, heartbeatMs);
     try {
