@@ -34,48 +34,55 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
   const pollMs = options.pollMs ?? 1000;
   const log: Logger = deps.logger.child({ worker_id: id });
   const active = new Set<Promise<void>>();
+  const claiming = new Set<Promise<void>>();
   let stopped = true;
-  let claiming = false;
-  let again = false;
+  // Slots asked for by the claims in flight. Each slot that frees claims at once, beside the
+  // claims already in flight (SKIP LOCKED keeps them apart), as graphile-worker's do.
+  let claimingSlots = 0;
   // Whether the queue may hold runs this worker has not seen: set by every wake, cleared by a
-  // claim that found fewer runs than it asked for. A run that ends claims again only while it
-  // is set, so an idle queue costs no statement per run.
+  // claim that found fewer runs than it asked for and began after the last wake. A run that
+  // ends claims again only while it is set, so an idle queue costs no statement per run.
   let mayHaveMore = true;
+  let wakes = 0;
   let pollTimer: NodeJS.Timeout | undefined;
   let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
-  async function fill(): Promise<void> {
-    if (claiming) {
-      again = true;
-      return;
+  function fill(): void {
+    while (!stopped && mayHaveMore && active.size + claimingSlots < options.concurrency) {
+      const wanted = options.concurrency - active.size - claimingSlots;
+      claimingSlots += wanted;
+      const claimed = claimSome(wanted).finally(() => {
+        claiming.delete(claimed);
+        claimingSlots -= wanted;
+        fill();
+      });
+      claiming.add(claimed);
     }
-    claiming = true;
+  }
+
+  async function claimSome(wanted: number): Promise<void> {
+    const wakesBefore = wakes;
     try {
-      do {
-        again = false;
-        while (!stopped && mayHaveMore && active.size < options.concurrency) {
-          const free = options.concurrency - active.size;
-          const claims = await deps.executions.claim(id, options.leaseMs, { at: deps.clock.now(), maxClaims: MAX_CLAIMS, limit: free });
-          if (claims.length < free) mayHaveMore = false;
-          for (const claim of claims) {
-            const task = execute(claim).finally(() => {
-              active.delete(task);
-              if (!stopped) void fill();
-            });
-            active.add(task);
-          }
-        }
-      } while (again && !stopped);
+      const claims = await deps.executions.claim(id, options.leaseMs, { at: deps.clock.now(), maxClaims: MAX_CLAIMS, limit: wanted });
+      if (claims.length < wanted && wakes === wakesBefore) mayHaveMore = false;
+      for (const claim of claims) {
+        const task = execute(claim).finally(() => {
+          active.delete(task);
+          fill();
+        });
+        active.add(task);
+      }
     } catch (error) {
+      // Until the next wake or poll: a control plane that is down is not asked in a loop.
+      mayHaveMore = false;
       log.error({ err: error }, 'claiming runs failed');
-    } finally {
-      claiming = false;
     }
   }
 
   const wake = () => {
+    wakes++;
     mayHaveMore = true;
-    if (!stopped) void fill();
+    fill();
   };
 
   async function execute(claim: ClaimedRun): Promise<void> {
@@ -125,7 +132,8 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
       await (await unlisten)?.();
       unlisten = undefined;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...active]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      const ended = Promise.allSettled([...claiming]).then(() => Promise.allSettled([...active]));
+      await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     },
     activeRuns: () => active.size,

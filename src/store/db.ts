@@ -46,19 +46,37 @@ const types = {
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format),
 } as pg.CustomTypesConfig;
 
+/**
+ * Statements as named prepared statements: each connection parses and plans a statement once,
+ * not at every run's claim and end (for the engine's CTE statements that is most of their
+ * cost). The project's SQL texts are constants or a few combinations of fragments, never
+ * values, so they are few; past `MAX_NAMED` distinct texts the rest go unnamed, so the
+ * connections' statement caches stay bounded whatever a future caller sends.
+ */
+const MAX_NAMED = 1000;
+function preparedStatements() {
+  const names = new Map<string, string>();
+  return (text: string, values?: unknown[]): pg.QueryConfig => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_NAMED) names.set(text, (name = `s${names.size + 1}`));
+    return name === undefined ? { text, values } : { name, text, values };
+  };
+}
+
 export function postgresDb(options: pg.PoolConfig): Db {
   const pool = new pg.Pool({ max: 10, ...options, types });
+  const statement = preparedStatements();
   // An idle connection dropped by the server is discarded by the pool; without a listener
   // the 'error' event would end the process.
   pool.on('error', () => undefined);
   return {
     kind: 'postgres',
-    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(statement(sql, params))).rows as T[],
     transaction: async (fn) => {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[] });
+        const result = await fn({ query: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, params))).rows as T[] });
         await client.query('COMMIT');
         return result;
       } catch (error) {

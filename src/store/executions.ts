@@ -44,7 +44,7 @@ export class LeaseLostError extends Error {}
  * so a worker that lost the run writes nothing, and a new claim waits for a write in flight.
  * Its parameters are always $1..$4 (see `fenceParams`).
  */
-const FENCE = 'SELECT 1 FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND worker_id = $3 AND claims = $4';
+const FENCE = 'SELECT run_id FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND worker_id = $3 AND claims = $4';
 const fenceParams = (claim: Claim) => [claim.org_slug, claim.run_id, claim.worker_id, claim.claims];
 const lost = (claim: Claim) => new LeaseLostError(`run ${claim.run_id} is no longer held by worker ${claim.worker_id}`);
 
@@ -60,45 +60,98 @@ export interface JournalBatch {
 
 const EMPTY_BATCH: JournalBatch = { steps: [], logs: [], quality: [] };
 
-/** $5..$8: the batch as JSON, bound as four parameters whatever its size. */
-const journalParams = (batch: JournalBatch) => [
-  JSON.stringify(batch.steps),
-  JSON.stringify(batch.logs),
-  batch.quality.map((q) => q.step_id),
-  JSON.stringify(batch.quality.flatMap((q) => q.results.map((result) => ({ ...result, step_id: q.step_id })))),
+/**
+ * As jsonb takes it: NUL characters (a provider's error body, a binary field in a log line)
+ * are dropped, since jsonb refuses `\u0000` and would refuse the run's whole end with it.
+ */
+const jsonb = (value: unknown) => JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' && field.includes('\0') ? field.replaceAll('\0', '') : field));
+
+/** Four parameters: the journal batches of one org's runs as JSON, each row naming its run, whatever their size. */
+const journalParams = (batches: { runId: string; batch: JournalBatch }[]) => [
+  jsonb(batches.flatMap(({ runId, batch }) => batch.steps.map((step) => ({ ...step, run_id: runId })))),
+  jsonb(batches.flatMap(({ runId, batch }) => batch.logs.map((line) => ({ ...line, run_id: runId })))),
+  jsonb(batches.flatMap(({ runId, batch }) => batch.quality.map((q) => ({ run_id: runId, step_id: q.step_id })))),
+  jsonb(batches.flatMap(({ runId, batch }) => batch.quality.flatMap((q) => q.results.map((result) => ({ ...result, run_id: runId, step_id: q.step_id }))))),
 ];
 
 /**
- * The journal's writes as CTEs of one statement, each only when `guard` (the fence, or the
- * dequeued row of a finishing run) has a row. A step's quality results replace those an
- * earlier claim of the run recorded for it: the DELETE and the INSERT see one snapshot.
+ * The journal's writes as CTEs of one statement, for the runs of org $1 whose ids `guard` (the
+ * fence, or the dequeued rows of finishing runs) returns; $p..$p+3 are `journalParams`. A
+ * step's quality results replace those an earlier claim of the run recorded for it: the DELETE
+ * and the INSERT see one snapshot. Log lines keep their order (their ids order a run's log).
  */
-const JOURNAL_WRITES = (guard: string) => `
+const JOURNAL_WRITES = (guard: string, p: number) => `
   steps AS (
     INSERT INTO step_runs (org_slug, run_id, step_id, ps_type, position, status, attempts, started_at, ended_at, duration_ms, records_processed, error_message, result)
-    SELECT $1, $2, s.step_id, s.ps_type, s.position, s.status, s.attempts, s.started_at, s.ended_at, s.duration_ms, s.records_processed, s.error_message, s.result
-      FROM jsonb_to_recordset($5::jsonb) AS s(step_id text, ps_type text, position int, status text, attempts int, started_at timestamptz, ended_at timestamptz,
+    SELECT $1, s.run_id, s.step_id, s.ps_type, s.position, s.status, s.attempts, s.started_at, s.ended_at, s.duration_ms, s.records_processed, s.error_message, s.result
+      FROM jsonb_to_recordset($${p}::jsonb) AS s(run_id uuid, step_id text, ps_type text, position int, status text, attempts int, started_at timestamptz, ended_at timestamptz,
                                                duration_ms int, records_processed bigint, error_message text, result jsonb)
-     WHERE EXISTS (SELECT 1 FROM ${guard})
+     WHERE s.run_id IN (SELECT run_id FROM ${guard})
     ON CONFLICT (org_slug, run_id, step_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, started_at = excluded.started_at,
       ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, records_processed = excluded.records_processed,
       error_message = excluded.error_message, result = excluded.result
     RETURNING 1),
   logs AS (
     INSERT INTO run_logs (org_slug, run_id, at, level, step_id, message, fields)
-    SELECT $1, $2, l.at, l.level, l.step_id, l.message, l.fields
-      FROM jsonb_to_recordset($6::jsonb) AS l(at timestamptz, level text, step_id text, message text, fields jsonb)
-     WHERE EXISTS (SELECT 1 FROM ${guard})
+    SELECT $1, l.run_id, l.at, l.level, l.step_id, l.message, l.fields
+      FROM ROWS FROM (jsonb_to_recordset($${p + 1}::jsonb) AS (run_id uuid, at timestamptz, level text, step_id text, message text, fields jsonb))
+           WITH ORDINALITY AS l(run_id, at, level, step_id, message, fields, n)
+     WHERE l.run_id IN (SELECT run_id FROM ${guard})
+     ORDER BY l.n
     RETURNING 1),
   cleared AS (
-    DELETE FROM run_quality_results WHERE org_slug = $1 AND run_id = $2 AND step_id = ANY($7::text[]) AND EXISTS (SELECT 1 FROM ${guard})
+    DELETE FROM run_quality_results r USING jsonb_to_recordset($${p + 2}::jsonb) AS c(run_id uuid, step_id text)
+     WHERE r.org_slug = $1 AND r.run_id = c.run_id AND r.step_id = c.step_id AND c.run_id IN (SELECT run_id FROM ${guard})
     RETURNING 1),
   quality AS (
     INSERT INTO run_quality_results (org_slug, run_id, step_id, check_kind, rule_id, level, status, description, failing_rows, details)
-    SELECT $1, $2, q.step_id, q.check_kind, q.rule_id, q.level, q.status, q.description, q.failing_rows, q.details
-      FROM jsonb_to_recordset($8::jsonb) AS q(step_id text, check_kind text, rule_id text, level text, status text, description text, failing_rows bigint, details jsonb)
-     WHERE EXISTS (SELECT 1 FROM ${guard})
+    SELECT $1, q.run_id, q.step_id, q.check_kind, q.rule_id, q.level, q.status, q.description, q.failing_rows, q.details
+      FROM jsonb_to_recordset($${p + 3}::jsonb) AS q(run_id uuid, step_id text, check_kind text, rule_id text, level text, status text, description text, failing_rows bigint, details jsonb)
+     WHERE q.run_id IN (SELECT run_id FROM ${guard})
     RETURNING 1)`;
+
+/**
+ * Ends runs of org $1 in one statement: their queue rows deleted first (the fence: a lost
+ * claim deletes nothing, so nothing else is written for it), then the journal's last writes
+ * (the last step's end, the buffered logs), each run's final status, the slots released with
+ * the counters, the transitions and the partition locks. A run can never end while still
+ * holding its slot. $2 is the ends as JSON, $3..$6 their journal batches. Returns the ids of
+ * the runs it ended.
+ */
+const END_RUNS = `
+  WITH ends AS (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS e(run_id uuid, worker_id text, claims int, status text, at timestamptz, error text, records bigint, from_status text, reason text)),
+  dequeued AS (
+    DELETE FROM run_queue q USING ends e
+     WHERE q.org_slug = $1 AND q.run_id = e.run_id AND q.worker_id = e.worker_id AND q.claims = e.claims
+    RETURNING q.run_id),
+  ${JOURNAL_WRITES('dequeued', 3)},
+  prior AS (SELECT run_id, holds_slot FROM pipeline_runs WHERE org_slug = $1 AND run_id IN (SELECT run_id FROM ends)),
+  ended AS (
+    UPDATE pipeline_runs r SET status = e.status, ended_at = e.at, error_message = e.error, records_processed = e.records, holds_slot = false,
+           duration_ms = CASE WHEN r.started_at IS NULL THEN NULL ELSE (extract(epoch FROM (e.at - r.started_at)) * 1000)::int END
+      FROM ends e
+     WHERE r.org_slug = $1 AND r.run_id = e.run_id AND e.run_id IN (SELECT run_id FROM dequeued)
+    RETURNING r.run_id, e.status, e.at, e.from_status, e.reason),
+  released AS (
+    UPDATE subscriptions s SET running_count = greatest(s.running_count - c.n, 0), success_count = s.success_count + c.completed,
+           failure_count = s.failure_count + c.failed, updated_at = now()
+      FROM (SELECT count(*)::int AS n, count(*) FILTER (WHERE en.status = 'completed')::int AS completed, count(*) FILTER (WHERE en.status = 'failed')::int AS failed
+              FROM ended en JOIN prior p ON p.run_id = en.run_id WHERE p.holds_slot) c
+     WHERE s.org_slug = $1 AND c.n > 0
+    RETURNING 1),
+  transition AS (
+    INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason) SELECT $1, run_id, from_status, status, at, reason FROM ended),
+  unlocked AS (DELETE FROM partition_locks WHERE org_slug = $1 AND run_id IN (SELECT run_id FROM dequeued))
+  SELECT run_id::text AS run_id FROM dequeued`;
+
+/** A run's end waiting for its org's statement. */
+interface PendingEnd {
+  claim: Claim;
+  end: RunEnd;
+  batch: JournalBatch;
+  settle(error?: unknown): void;
+}
 
 interface ClaimedRow extends Run {
   worker_id: string;
@@ -128,6 +181,34 @@ export interface ClaimedRun extends Claim {
  * only subscriptions and inserts new rows, so it never waits on a run's rows.
  */
 export function executionStore(db: Db) {
+  // Per org with an end statement in flight: the ends that arrived since, for the next one.
+  const waitingEnds = new Map<string, PendingEnd[]>();
+
+  async function endRunsOfOrg(orgSlug: string, items: PendingEnd[]): Promise<void> {
+    await writeEnds(orgSlug, items);
+    const next = waitingEnds.get(orgSlug) ?? [];
+    if (next.length === 0) return void waitingEnds.delete(orgSlug);
+    waitingEnds.set(orgSlug, []);
+    await endRunsOfOrg(orgSlug, next);
+  }
+
+  /** One statement for all; if it fails, each run on its own, so one run's bad row fails only that run. */
+  async function writeEnds(orgSlug: string, items: PendingEnd[]): Promise<void> {
+    let ended: Set<string>;
+    try {
+      const ends = items.map(({ claim, end }) => ({
+        run_id: claim.run_id, worker_id: claim.worker_id, claims: claim.claims, status: end.status, at: end.at, error: end.error ?? null, records: end.records, from_status: end.from, reason: end.reason,
+      }));
+      const rows = await db.query<{ run_id: string }>(END_RUNS, [orgSlug, jsonb(ends), ...journalParams(items.map(({ claim, batch }) => ({ runId: claim.run_id, batch })))]);
+      ended = new Set(rows.map((row) => row.run_id));
+    } catch (error) {
+      if (items.length === 1) return items[0]?.settle(error);
+      for (const item of items) await writeEnds(orgSlug, [item]);
+      return;
+    }
+    for (const item of items) item.settle(ended.has(item.claim.run_id) ? undefined : lost(item.claim));
+  }
+
   return {
     /**
      * Claims up to `limit` of the oldest runs nobody holds, or whose holder's lease expired (a
@@ -216,43 +297,26 @@ export function executionStore(db: Db) {
      */
     async flush(claim: Claim, batch: JournalBatch): Promise<void> {
       const [row] = await db.query<{ held: number }>(
-        `WITH fence AS (${FENCE} FOR SHARE), ${JOURNAL_WRITES('fence')}
+        `WITH fence AS (${FENCE} FOR SHARE), ${JOURNAL_WRITES('fence', 5)}
          SELECT (SELECT count(*) FROM fence)::int AS held`,
-        [...fenceParams(claim), ...journalParams(batch)],
+        [...fenceParams(claim), ...journalParams([{ runId: claim.run_id, batch }])],
       );
       if (!row || row.held === 0) throw lost(claim);
     },
 
     /**
-     * Ends a run in one statement: the queue row deleted first (the fence: a lost claim deletes
-     * nothing, so nothing else is written), then the journal's last writes (the last step's end,
-     * the buffered logs), the final status, the slot released with the counters, the transition
-     * and the partition locks. A run can never end while still holding its slot.
+     * Ends a run (see END_RUNS). The ends of one org's runs that arrive while its previous end
+     * statement is in flight are written together by the next one, so concurrent ends share a
+     * commit and queue on the org's subscription row once, and an end never waits for a timer.
      */
-    async finish(claim: Claim, end: RunEnd, batch: JournalBatch = EMPTY_BATCH): Promise<void> {
-      const [row] = await db.query<{ held: number }>(
-        `WITH dequeued AS (DELETE FROM run_queue WHERE org_slug = $1 AND run_id = $2 AND worker_id = $3 AND claims = $4 RETURNING org_slug, run_id),
-         ${JOURNAL_WRITES('dequeued')},
-         prior AS (SELECT holds_slot FROM pipeline_runs WHERE org_slug = $1 AND run_id = $2),
-         ended AS (
-           UPDATE pipeline_runs SET status = $9, ended_at = $10, error_message = $11, records_processed = $12, holds_slot = false,
-                  duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (extract(epoch FROM ($10::timestamptz - started_at)) * 1000)::int END
-            WHERE org_slug = $1 AND run_id = $2 AND EXISTS (SELECT 1 FROM dequeued)
-           RETURNING org_slug, run_id),
-         released AS (
-           UPDATE subscriptions SET running_count = greatest(running_count - 1, 0),
-                  success_count = success_count + (CASE WHEN $9 = 'completed' THEN 1 ELSE 0 END),
-                  failure_count = failure_count + (CASE WHEN $9 = 'failed' THEN 1 ELSE 0 END),
-                  updated_at = now()
-            WHERE org_slug = $1 AND EXISTS (SELECT 1 FROM ended) AND (SELECT holds_slot FROM prior)
-           RETURNING 1),
-         transition AS (
-           INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason) SELECT org_slug, run_id, $13, $9, $10, $14 FROM ended),
-         unlocked AS (DELETE FROM partition_locks WHERE org_slug = $1 AND run_id = $2 AND EXISTS (SELECT 1 FROM dequeued))
-         SELECT (SELECT count(*) FROM dequeued)::int AS held`,
-        [...fenceParams(claim), ...journalParams(batch), end.status, end.at, end.error ?? null, end.records, end.from, end.reason],
-      );
-      if (!row || row.held === 0) throw lost(claim);
+    finish(claim: Claim, end: RunEnd, batch: JournalBatch = EMPTY_BATCH): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const item: PendingEnd = { claim, end, batch, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+        const waiting = waitingEnds.get(claim.org_slug);
+        if (waiting) return void waiting.push(item);
+        waitingEnds.set(claim.org_slug, []);
+        void endRunsOfOrg(claim.org_slug, [item]);
+      });
     },
 
     /**

@@ -74,6 +74,49 @@ for (const factory of controlPlaneFactories()) {
       assert.equal(await count('run_logs', owner), 1);
     });
 
+    test("ends of one org's runs arriving together share a statement; a lost claim or a bad row fails only its own run", async () => {
+      const org = await newOrg();
+      const runIds = Array.from({ length: 7 }, () => randomUUID());
+      for (const runId of runIds) {
+        await admitRun(cp.db, { org_slug: org, run_id: runId, pipeline_id: 'p', provider: 'demo', domain: 'usage', pipeline: 'daily_cost', parameters: {}, trigger: 'api', created_by: 'test', created_at: new Date() });
+      }
+      const claims: Claim[] = [];
+      while (claims.length < runIds.length) {
+        for (const claim of await executions.claim('batch-worker', 60_000, { limit: 50 })) if (claim.org_slug === org) claims.push(claim);
+      }
+      const [stale, poisoned, ...good] = claims as [Claim, Claim, ...Claim[]];
+      await takeOver(stale);
+      let statements = 0;
+      const countingDb = { ...cp.db, query: (sql: string, params?: unknown[]) => (sql.includes('WITH ends AS') && statements++, cp.db.query(sql, params)) } as typeof cp.db;
+      const ending = executionStore(countingDb);
+      const end = { from: 'running' as const, status: 'completed' as const, at: new Date(), reason: 'test', records: 1 };
+      const endGood = (i: number) => ending.finish(good[i] as Claim, end, batch({ steps: [step('completed', 1)], logs: [log(`first \u0000of ${i}`), log(`second of ${i}`)] }));
+
+      // The first end goes alone; the three that arrive while it is in flight go together, the lost claim among them.
+      const first = await Promise.allSettled([endGood(0), endGood(1), ending.finish(stale, end, batch({ logs: [log('zombie')] })), endGood(2)]);
+      assert.equal(statements, 2);
+      assert.deepEqual(first.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      assert.ok(first[2]?.status === 'rejected' && first[2].reason instanceof LeaseLostError, 'the stale claim is refused as lost');
+
+      // A row the database refuses fails the batch it is in; each of its runs is then ended on its own.
+      statements = 0;
+      const second = await Promise.allSettled([endGood(3), ending.finish(poisoned, end, batch({ logs: [log('no time', new Date(Number.NaN))] })), endGood(4)]);
+      assert.equal(statements, 4);
+      assert.deepEqual(second.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.ok(second[1]?.status === 'rejected' && !(second[1].reason instanceof LeaseLostError), 'the bad row fails its own run with the database error');
+
+      for (const [i, claim] of good.entries()) {
+        const lines = await cp.db.query<{ message: string }>('SELECT message FROM run_logs WHERE org_slug = $1 AND run_id = $2 ORDER BY id', [org, claim.run_id]);
+        assert.deepEqual(lines.map((l) => l.message), [`first of ${i}`, `second of ${i}`], 'lines in order, NUL dropped');
+      }
+      const statuses = await cp.db.query<{ run_id: string; status: string }>('SELECT run_id::text AS run_id, status FROM pipeline_runs WHERE org_slug = $1', [org]);
+      const byRun = new Map(statuses.map((r) => [r.run_id, r.status]));
+      assert.equal(byRun.get(poisoned.run_id), 'running', 'the bad end wrote nothing');
+      for (const claim of good) assert.equal(byRun.get(claim.run_id), 'completed');
+      const [sub] = await cp.db.query<{ running_count: number; success_count: number }>('SELECT running_count, success_count FROM subscriptions WHERE org_slug = $1', [org]);
+      assert.deepEqual(sub, { running_count: 2, success_count: good.length }, 'each ended run released its slot once; the taken-over and the bad one still hold theirs');
+    });
+
     test('leases are set and extended from the database clock, not the worker clock', async () => {
       const claim = await claimedRun(1500);
       const [row] = await cp.db.query<{ ms: number }>('SELECT extract(epoch FROM (lease_expires_at - now())) * 1000 AS ms FROM run_queue WHERE org_slug = $1 AND run_id = $2', [claim.org_slug, claim.run_id]);
