@@ -43,6 +43,22 @@ export const StepSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A pipeline's default schedule: each org that can run the pipeline gets one (src/scheduler/). */
+export const ScheduleSchema = Type.Object(
+  {
+    cron: Type.String({ description: 'cron expression, 5 fields (minute hour day-of-month month day-of-week), read in timezone' }),
+    timezone: Type.Optional(Type.String({ description: 'IANA time zone of the cron fields and of the template\'s today (default UTC)' })),
+    parameters: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+        description: 'the run body of each tick; strings may hold {{ expression }} dates such as {{ today - 3 days }} (src/scheduler/schedule-template.ts)',
+      }),
+    ),
+    missed: Type.Optional(Type.Union([Type.Literal('skip'), Type.Literal('once'), Type.Literal('all')], { description: 'ticks missed while no scheduler ran: skip (default, only the latest), once, or all up to max_catchup' })),
+    max_catchup: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'most missed ticks run under missed: all (default 10)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const PipelineFileSchema = Type.Object(
   {
     pipeline_id: Identifier,
@@ -51,7 +67,7 @@ export const PipelineFileSchema = Type.Object(
     provider: Identifier,
     domain: Identifier,
     version: Type.String({ minLength: 1 }),
-    schedule: Type.Optional(Type.String({ description: 'cron expression (UTC)' })),
+    schedule: Type.Optional(Type.Union([Type.String({ description: 'cron expression (UTC)' }), ScheduleSchema])),
     parameters: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), ParameterSchema)),
     steps: Type.Array(StepSchema, { minItems: 1 }),
   },

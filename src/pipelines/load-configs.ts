@@ -1,10 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { CronExpressionParser } from 'cron-parser';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { planProblems } from '../engine/plan.ts';
+import { resolveRunParameters } from '../engine/run-parameters.ts';
 import type { ProcessorRegistry } from '../processors/registry.ts';
+import { checkCron, pipelineSchedule } from '../scheduler/pipeline-schedule.ts';
+import { checkScheduleTemplate, evaluateScheduleTemplate } from '../scheduler/schedule-template.ts';
+import { daysBetween } from '../shared/clock.ts';
+import { InputError } from '../shared/errors.ts';
 import { PipelineFileSchema, type PipelineConfig, type PipelineFile } from './config-schema.ts';
 
 /** Top-level folders of `configs/` that hold data, not pipelines. */
@@ -31,9 +35,22 @@ export function formatProblem(problem: ConfigProblem): string {
   return `- ${problem.file}${problem.line ? `:${problem.line}` : ''} ${problem.path}: ${problem.message}`;
 }
 
+export interface LoadOptions {
+  /** MAX_RUN_RANGE_DAYS of the service, which a schedule's run bodies must keep to (default 366, as in settings). */
+  maxRangeDays?: number;
+}
+
+/**
+ * Every day of a leap year, from 1 January: a schedule's template is evaluated for each, so a
+ * default refused only on some days (the 1st of a month, 29 February) is found at load time.
+ */
+const SAMPLE_TICK_DAYS = daysBetween('2028-01-01', '2028-12-31');
+
 /** Loads and validates every pipeline YAML, collecting all problems instead of stopping at the first. */
-export async function loadPipelineConfigs(configsDir: string, processors: ProcessorRegistry): Promise<{ pipelines: PipelineConfig[]; problems: ConfigProblem[] }> {
-  const ajv = new Ajv({ allErrors: true, strict: false });
+export async function loadPipelineConfigs(configsDir: string, processors: ProcessorRegistry, options: LoadOptions = {}): Promise<{ pipelines: PipelineConfig[]; problems: ConfigProblem[] }> {
+  const maxRangeDays = options.maxRangeDays ?? 366;
+  // verbose: errors carry their parentSchema, whose description and union branches describe() names.
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
   const validateFile = ajv.compile<PipelineFile>(PipelineFileSchema);
   const stepValidators = new Map<string, ValidateFunction>();
   const validatorFor = (type: string) => {
@@ -63,7 +80,7 @@ export async function loadPipelineConfigs(configsDir: string, processors: Proces
     }
     const content: unknown = document.toJS();
     if (!validateFile(content)) {
-      for (const error of validateFile.errors ?? []) report(errorPath(error), describe(error));
+      for (const error of branchErrors(validateFile.errors ?? [])) report(errorPath(error), describe(error));
       continue;
     }
 
@@ -88,16 +105,51 @@ export async function loadPipelineConfigs(configsDir: string, processors: Proces
       if (!validate(step.config ?? {})) for (const error of validate.errors ?? []) fail(['steps', i, 'config', ...errorPath(error)], describe(error));
     });
     for (const problem of planProblems(content.steps)) fail(problem.path.split(/[.[\]]/).filter(Boolean).map((part) => (/^\d+$/.test(part) ? Number(part) : part)), problem.message);
-    if (content.schedule !== undefined) {
-      try {
-        CronExpressionParser.parse(content.schedule, { tz: 'UTC' });
-      } catch (error) {
-        fail(['schedule'], `not a valid cron expression: ${(error as Error).message}`);
-      }
-    }
-    if (valid && other === undefined) pipelines.push({ ...content, route, file: name });
+    const pipeline: PipelineConfig = { ...content, route, file: name };
+    for (const problem of scheduleProblems(pipeline, maxRangeDays)) fail(problem.path, problem.message);
+    if (valid && other === undefined) pipelines.push(pipeline);
   }
   return { pipelines, problems };
+}
+
+/**
+ * The schedule's cron and timezone, its template's placeholders, and the run body it gives on
+ * every sample day checked as admission would check it: a default refused at every tick (or
+ * on every 1st of a month) is a config problem, not a stream of failed ticks.
+ */
+function scheduleProblems(pipeline: PipelineConfig, maxRangeDays: number): { path: (string | number)[]; message: string }[] {
+  const schedule = pipelineSchedule(pipeline);
+  if (!schedule) return [];
+  const objectForm = typeof pipeline.schedule === 'object';
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const parameterPath = (field: string | undefined): (string | number)[] => {
+    const name = field?.replace(/^parameters\./, '');
+    if (!objectForm) return ['schedule'];
+    if (name !== undefined && Object.hasOwn(schedule.parameters, name)) return ['schedule', 'parameters', name];
+    return typeof pipeline.schedule === 'object' && pipeline.schedule.parameters !== undefined ? ['schedule', 'parameters'] : ['schedule'];
+  };
+  const attempt = (check: () => void, path: (error: InputError) => (string | number)[], message = (error: InputError) => error.message): boolean => {
+    try {
+      check();
+      return true;
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push({ path: path(error), message: message(error) });
+      return false;
+    }
+  };
+  attempt(() => checkCron(schedule.cron, schedule.timezone), (error) => (!objectForm ? ['schedule'] : ['schedule', error.field === 'timezone' ? 'timezone' : 'cron']));
+  // The path names the parameter already: `schedule.parameters.start_date: unknown name …`.
+  if (!attempt(() => checkScheduleTemplate(schedule.parameters), (error) => parameterPath(error.field), (error) => error.message.replace(/^parameters\.\w+:? /, ''))) return problems;
+  for (const day of SAMPLE_TICK_DAYS) {
+    const accepted = attempt(
+      () => resolveRunParameters(pipeline, evaluateScheduleTemplate(schedule.parameters, { localDate: day }), day, maxRangeDays),
+      (error) => parameterPath(error.field),
+      (error) => `the run this schedule starts on ${day} would be refused: ${error.message}`,
+    );
+    if (!accepted) break;
+  }
+  return problems;
 }
 
 async function pipelineFiles(configsDir: string): Promise<string[]> {
@@ -116,8 +168,27 @@ function errorPath(error: ErrorObject): (string | number)[] {
   return path;
 }
 
+/**
+ * A value failing a union (the schedule: a cron string or an object) fails every branch; the
+ * errors inside the branch its type chose say what is wrong, the branches' type errors and
+ * "must match a schema in anyOf" only add noise. Without such errors the union's own remains.
+ */
+function branchErrors(errors: ErrorObject[]): ErrorObject[] {
+  const branchType = (error: ErrorObject) => /\/anyOf\/\d+\/(?:type|const)$/.test(error.schemaPath);
+  return errors.filter((error) => {
+    if (branchType(error)) return false;
+    if (error.keyword !== 'anyOf') return true;
+    return !errors.some((other) => other !== error && !branchType(other) && (other.instancePath.startsWith(`${error.instancePath}/`) || (other.instancePath === error.instancePath && other.keyword !== 'anyOf')));
+  });
+}
+
 function describe(error: ErrorObject): string {
   switch (error.keyword) {
+    case 'anyOf': {
+      const branches = (error.parentSchema?.anyOf ?? []) as { type?: string; const?: unknown; description?: string }[];
+      if (branches.length > 0 && branches.every((branch) => branch.const !== undefined)) return `must be one of ${branches.map((branch) => String(branch.const)).join(', ')}`;
+      return `must be ${branches.map((branch) => branch.type === 'string' && branch.description ? `a string (${branch.description})` : branch.type === 'object' ? 'an object' : `a ${branch.type ?? 'value'}`).join(' or ')}`;
+    }
     case 'additionalProperties':
       return 'unknown field';
     case 'required':

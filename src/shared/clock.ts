@@ -45,3 +45,8 @@ export function daysBetween(start: string, end: string): string[] {
   for (let day = start; day <= end; day = addDays(day, 1)) days.push(day);
   return days;
 }
+
+/** The first day of the month of `day` (both `YYYY-MM-DD`). */
+export function monthStart(day: string): string {
+  return `${day.slice(0, 7)}-01`;
+}
