@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
+import { ScheduleSchema } from '../pipelines/config-schema.ts';
 
 /** Request and response schemas, declared once: Fastify validates and serialises with them and they form the OpenAPI document. */
 const DateTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
@@ -113,7 +114,7 @@ export const PipelineInfo = Type.Object({
   provider: Type.String(),
   domain: Type.String(),
   version: Type.String(),
-  schedule: Type.Union([Type.String(), Type.Null()]),
+  schedule: Type.Union([Type.String(), ScheduleSchema, Type.Null()]),
   parameters: Type.Record(Type.String(), Type.Unknown()),
   steps: Type.Array(Type.Object({ step_id: Type.String(), ps_type: Type.String(), depends_on: Type.Array(Type.String()) })),
 });

@@ -34,6 +34,8 @@ export interface Settings {
   readonly qualityRetentionDays: number;
   /** Longest start_date..end_date a run may cover. */
   readonly maxRangeDays: number;
+  /** Seconds between two scheduler passes of a long-lived process; 0 runs no scheduler in it. */
+  readonly schedulerIntervalSeconds: number;
   /** Provider API base URLs from the environment, as the official SDKs read them; a credential's base_url wins. */
   readonly providerBaseUrls: Readonly<Record<string, string>>;
 }
@@ -80,6 +82,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logRetentionDays: int('RUN_LOG_RETENTION_DAYS', 90, 1, 3660),
     qualityRetentionDays: int('QUALITY_RETENTION_DAYS', 400, 1, 3660),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
+    schedulerIntervalSeconds: int('SCHEDULER_INTERVAL_SECONDS', 15, 0, 3600),
     providerBaseUrls: providerBaseUrls(env, problems),
   };
 

@@ -17,7 +17,7 @@ export interface RunRequest {
   /** `{provider}/{domain}/{pipeline}` */
   route: string;
   body: Record<string, unknown>;
-  trigger: 'api' | 'cli' | 'schedule';
+  trigger: 'api' | 'cli' | 'schedule' | 'backfill';
   createdBy: string;
 }
 

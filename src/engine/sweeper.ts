@@ -5,6 +5,8 @@ export interface SweeperOptions {
   maintenance: MaintenanceStore;
   logger: Logger;
   retention: { logDays: number; qualityDays: number };
+  /** Other periodic work, run after the repairs (the YAML schedules' sync). */
+  more?: () => Promise<unknown>;
   /** Between two sweeps; the first runs at start. */
   intervalMs?: number;
 }
@@ -25,6 +27,7 @@ export function startSweeper(options: SweeperOptions): { sweep(): Promise<void>;
         if (healed.length > 0) log.warn({ orgs: healed }, 'concurrency slot counters healed');
         const pruned = await options.maintenance.prune(options.retention);
         if (pruned.logs + pruned.quality > 0) log.info(pruned, 'run history pruned past its retention');
+        await options.more?.();
       } catch (error) {
         log.error({ err: error }, 'maintenance sweep failed');
       } finally {

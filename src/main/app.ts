@@ -18,6 +18,8 @@ import { maintenanceStore, type MaintenanceStore } from '../store/maintenance.ts
 import { openControlPlane, type ControlPlane } from '../store/open-control-plane.ts';
 import { orgStore, type OrgStore, type PlanLimits } from '../store/orgs.ts';
 import { runStore, type RunStore } from '../store/runs.ts';
+import { scheduleStore, type ScheduleStore } from '../store/schedules.ts';
+import { createScheduler, type Scheduler } from '../scheduler/scheduler.ts';
 import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
@@ -35,6 +37,9 @@ export interface App {
   maintenance: MaintenanceStore;
   requests: RunRequests;
   credentials: CredentialService;
+  schedules: ScheduleStore;
+  /** Ticks schedules into runs; every long-lived process runs its loop (serve.ts). */
+  scheduler: Scheduler;
   /** Present in processes that execute runs. */
   warehouse: Warehouse | undefined;
   worker: Worker | undefined;
@@ -83,6 +88,8 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
   // in this process and any other, so admission needs no in-process hook.
   const requests = runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings });
+  const schedules = scheduleStore(db);
+  const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings });
   const worker: Worker | undefined =
     options.execute && warehouse && settings.workerConcurrency > 0
       ? createWorker(
@@ -105,6 +112,8 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     maintenance: maintenanceStore(db),
     requests,
     credentials,
+    schedules,
+    scheduler,
     warehouse,
     worker,
     async close() {
@@ -121,7 +130,13 @@ export async function openWarehouse(settings: Settings): Promise<Warehouse> {
   try {
     return await openDuckDbWarehouse({ path, configsDir: settings.configsDir, ...(settings.warehouseMemoryLimit ? { memoryLimit: settings.warehouseMemoryLimit } : {}) });
   } catch (error) {
-    if (/lock/i.test((error as Error).message)) throw new Error(`The warehouse ${path} is open in another process (a running server?). Use that process, or start this one without executing runs.`, { cause: error });
+    if (/lock/i.test((error as Error).message)) {
+      throw new Error(
+        `The embedded DuckDB warehouse ${path} is open in another process (a running server or worker): one process only may execute runs on it. ` +
+          'Send runs to that process through its API, or run the API with WORKER_CONCURRENCY=0 beside exactly one `pipeline worker`.',
+        { cause: error },
+      );
+    }
     throw error;
   }
 }

@@ -2,6 +2,7 @@ import type { Settings } from '../config/settings.ts';
 import { buildServer } from '../api/server.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startSweeper } from '../engine/sweeper.ts';
+import { startSchedulerLoop } from '../scheduler/scheduler.ts';
 import { createApp, type App } from './app.ts';
 import { createOrganization } from './organizations.ts';
 
@@ -12,10 +13,10 @@ export async function serve(settings: Settings): Promise<void> {
   const server = await buildServer(app);
   await server.listen({ host: settings.host, port: settings.port });
   app.worker?.start();
-  const sweeper = startApp(app);
+  const background = startApp(app);
   if (settings.environment === 'development') await createDemoOrg(app, settings);
   onShutdown(async () => {
-    sweeper.stop();
+    await background.stop();
     await server.close();
     await app.close();
   });
@@ -27,17 +28,24 @@ export async function runWorker(settings: Settings): Promise<void> {
   const app = await createApp(settings, { logger, execute: true, shareControlPlane: true });
   if (!app.worker) throw new Error('WORKER_CONCURRENCY is 0: this worker would execute nothing');
   app.worker.start();
-  const sweeper = startApp(app);
+  const background = startApp(app);
   logger.info({ worker_id: app.worker.id, concurrency: settings.workerConcurrency }, 'worker started');
   onShutdown(async () => {
-    sweeper.stop();
+    await background.stop();
     await app.close();
   });
 }
 
-/** The background work of a long-lived process besides its workers. */
+/** The background work of a long-lived process besides its workers: the sweeper and the scheduler loop. */
 function startApp(app: App) {
-  return startSweeper({ maintenance: app.maintenance, logger: app.logger, retention: { logDays: app.settings.logRetentionDays, qualityDays: app.settings.qualityRetentionDays } });
+  const sweeper = startSweeper({ maintenance: app.maintenance, logger: app.logger, retention: { logDays: app.settings.logRetentionDays, qualityDays: app.settings.qualityRetentionDays }, more: () => app.scheduler.sync() });
+  const scheduler = app.settings.schedulerIntervalSeconds > 0 ? startSchedulerLoop(app.scheduler, app.logger, app.settings.schedulerIntervalSeconds * 1000) : undefined;
+  return {
+    async stop() {
+      sweeper.stop();
+      await scheduler?.stop();
+    },
+  };
 }
 
 /** Development convenience: an empty store gets a `demo` org, whose key is printed once. */

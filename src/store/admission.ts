@@ -12,6 +12,11 @@ const CONCURRENT_RETRY_AFTER_SECONDS = 30;
  */
 export const RUN_QUEUED_CHANNEL = 'pipeline_run_queued';
 
+/** A run's queue lane from its trigger (see queue_lanes in migration 006). */
+export const LANE_OF = (trigger: string) => `CASE WHEN ${trigger} IN ('api', 'cli') THEN 'adhoc' WHEN ${trigger} = 'schedule' THEN 'scheduled' ELSE 'backfill' END`;
+/** How far one queued run moves its lane's virtual clock. */
+export const LANE_STEP = "interval '1 second'";
+
 interface LockedSubscription {
   status: string;
   daily_limit: number;
@@ -51,8 +56,13 @@ const ADMIT = `
   transition AS (
     INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
     SELECT org_slug, run_id, NULL, 'pending', $12, $14 FROM run),
+  lane AS (
+    INSERT INTO queue_lanes AS l (org_slug, lane, clock)
+    SELECT org_slug, ${LANE_OF('$10')}, $12 FROM reserved
+    ON CONFLICT (org_slug, lane) DO UPDATE SET clock = greatest(l.clock + ${LANE_STEP}, excluded.clock)
+    RETURNING clock),
   queued AS (
-    INSERT INTO run_queue (org_slug, run_id, enqueued_at) SELECT org_slug, run_id, $12 FROM run RETURNING run_id)
+    INSERT INTO run_queue (org_slug, run_id, enqueued_at, priority_at) SELECT org_slug, run_id, $12, (SELECT clock FROM lane) FROM run RETURNING run_id)
   SELECT run_id, pg_notify('${RUN_QUEUED_CHANNEL}_' || current_schema(), '') FROM queued`;
 
 export async function admitRun(db: Db, run: NewRun): Promise<void> {

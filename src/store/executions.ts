@@ -211,8 +211,8 @@ export function executionStore(db: Db) {
 
   return {
     /**
-     * Claims up to `limit` of the oldest runs nobody holds, or whose holder's lease expired (a
-     * dead worker), and starts them, in one statement: the queue rows taken (SKIP LOCKED passes
+     * Claims up to `limit` runs nobody holds, or whose holder's lease expired (a dead worker),
+     * first by their lane's fair queue time (migration 006), and starts them, in one statement: the queue rows taken (SKIP LOCKED passes
      * over the candidates concurrent workers are taking), each run moved to `validating` (and on to `running` when it
      * needs no credential check) with its transitions, and the run returned. A run whose cancel
      * was asked, or that lost its workers more than `maxClaims` times, is claimed but not moved:
@@ -223,7 +223,7 @@ export function executionStore(db: Db) {
         `WITH next AS (
            SELECT org_slug, run_id FROM run_queue
             WHERE worker_id IS NULL OR lease_expires_at < now()
-            ORDER BY lease_expires_at NULLS FIRST, enqueued_at
+            ORDER BY lease_expires_at NULLS FIRST, priority_at
             LIMIT $5 FOR UPDATE SKIP LOCKED),
          claimed AS (
            UPDATE run_queue q SET worker_id = $1, lease_expires_at = now() + $2::double precision * interval '1 millisecond', claims = q.claims + 1
@@ -255,6 +255,12 @@ export function executionStore(db: Db) {
       return rows.map(({ worker_id, claims, prior_status, moved_to, moved, ...run }) => ({
         org_slug: run.org_slug, run_id: run.run_id, worker_id, claims, recovered: claims > 1, run: { ...run, status: moved_to }, priorStatus: prior_status, started: moved,
       }));
+    },
+
+    /** Runs queued and not held by a live worker (waiting to be claimed). */
+    async queued(): Promise<number> {
+      const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM run_queue WHERE worker_id IS NULL OR lease_expires_at < now()');
+      return row?.n ?? 0;
     },
 
     /** Calls `onQueued` when a run is admitted anywhere (PostgreSQL LISTEN / NOTIFY; PGlite's own in the owning process). */

@@ -14,7 +14,7 @@ export interface NewRun {
   domain: string;
   pipeline: string;
   parameters: Record<string, unknown>;
-  trigger: 'api' | 'cli' | 'schedule';
+  trigger: 'api' | 'cli' | 'schedule' | 'backfill';
   created_by: string;
   created_at: Date;
   /** Providers whose credentials the run's steps need, checked while it is validating. */

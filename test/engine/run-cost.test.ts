@@ -92,7 +92,7 @@ for (const factory of controlPlaneFactories()) {
            INSERT INTO pipeline_runs (org_slug, run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by, created_at)
            SELECT $1, gen_random_uuid(), 'cost_one', 'cost', 'noop', 'parked', 'pending', '{}', 'api', 'test', now() FROM generate_series(1, 10000)
            RETURNING org_slug, run_id)
-         INSERT INTO run_queue (org_slug, run_id, enqueued_at, worker_id, lease_expires_at) SELECT org_slug, run_id, now(), 'parked', now() + interval '1 hour' FROM runs`,
+         INSERT INTO run_queue (org_slug, run_id, enqueued_at, priority_at, worker_id, lease_expires_at) SELECT org_slug, run_id, now(), now(), 'parked', now() + interval '1 hour' FROM runs`,
         [busy],
       );
       await cp.db.query('UPDATE subscriptions SET running_count = 10000 WHERE org_slug = $1', [busy]);

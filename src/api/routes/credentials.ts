@@ -34,7 +34,10 @@ export function credentialRoutes(server: FastifyInstance, app: App): void {
     preValidation: rootOnly,
   }, async (request) => {
     await app.orgs.subscription(request.params.org);
-    return app.credentials.set(request.params.org, { provider: request.params.provider, credentialId: request.body.credential_id, secret: request.body.secret, metadata: request.body.metadata });
+    const stored = await app.credentials.set(request.params.org, { provider: request.params.provider, credentialId: request.body.credential_id, secret: request.body.secret, metadata: request.body.metadata });
+    // A pipeline the org can now run gets its schedule.
+    await app.scheduler.sync(request.params.org);
+    return stored;
   });
 
   server.get<{ Params: Static<typeof OrgParams> }>('/api/v1/admin/orgs/:org/credentials', {
