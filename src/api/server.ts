@@ -11,6 +11,7 @@ import { subscriptionPlanRoutes } from './routes/subscription-plans.ts';
 import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { backfillRoutes } from './routes/backfills.ts';
 import { validatorRoutes } from './routes/validator.ts';
 
 /** Builds the HTTP API without listening, so tests drive it with inject(). */
@@ -76,6 +77,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   validatorRoutes(server, app);
   pipelineRoutes(server, app);
   scheduleRoutes(server, app);
+  backfillRoutes(server, app);
   logRoutes(server, app);
   focusRoutes(server, app);
   // In a scope of its own: only this route takes text/csv, and 10 MB bodies.

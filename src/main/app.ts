@@ -20,6 +20,7 @@ import { orgStore, type OrgStore, type PlanLimits } from '../store/orgs.ts';
 import { runStore, type RunStore } from '../store/runs.ts';
 import { scheduleStore, type ScheduleStore } from '../store/schedules.ts';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.ts';
+import { backfillService, type BackfillService } from '../scheduler/backfills.ts';
 import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
@@ -40,6 +41,7 @@ export interface App {
   schedules: ScheduleStore;
   /** Ticks schedules into runs; every long-lived process runs its loop (serve.ts). */
   scheduler: Scheduler;
+  backfills: BackfillService;
   /** Present in processes that execute runs. */
   warehouse: Warehouse | undefined;
   worker: Worker | undefined;
@@ -88,8 +90,9 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
   // in this process and any other, so admission needs no in-process hook.
   const requests = runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings });
+  const backfills = backfillService({ db, pipelines, processors, executions, clock, logger: options.logger, settings });
   const schedules = scheduleStore(db);
-  const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings });
+  const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings, afterTicks: (now) => backfills.pass(now) });
   const worker: Worker | undefined =
     options.execute && warehouse && settings.workerConcurrency > 0
       ? createWorker(
@@ -114,6 +117,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     credentials,
     schedules,
     scheduler,
+    backfills,
     warehouse,
     worker,
     async close() {

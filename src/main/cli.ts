@@ -13,6 +13,8 @@ import { openControlPlane } from '../store/open-control-plane.ts';
 import { importPlans } from '../subscription/plans-import.ts';
 import { createApp, openWarehouse, type App } from './app.ts';
 import { runAndFollow } from './cli-run.ts';
+import { SCHEDULES_USAGE, schedulesCommand } from './cli-schedules.ts';
+import { backfillCommand } from './cli-backfill.ts';
 import { createOrganization } from './organizations.ts';
 import { runWorker, serve } from './serve.ts';
 
@@ -30,6 +32,10 @@ const USAGE = `Usage: pipeline <command> [options]
   key revoke <org> <key_id>               revoke a key
   run <org>/<provider>/<domain>/<pipeline> [--date D | --start-date D --end-date D] [--param k=v ...]
                                           run and follow it; exits non-zero unless completed
+  backfill <org>/<provider>/<domain>/<pipeline> --start-date D --end-date D [--mode missing|failed|all] [--max-concurrent N] [--param k=v ...]
+                                          a child run per day, followed live; exits non-zero if a day failed
+  backfill status|cancel <org> <backfill_id>
+                                          a backfill's counts and failed days; or cancel it
   status <org> <run_id>                   a run and its steps
   runs <org> [--provider P] [--limit N]   recent runs
   logs <org> <run_id>                     a run's log lines
@@ -41,6 +47,7 @@ const USAGE = `Usage: pipeline <command> [options]
   plans import <org> <plans.csv>          replace the org's SaaS subscription plans (all rows valid, or nothing)
   export <org> --format csv|parquet --out FILE [--table T] [--from D --to D] [--run RUN_ID]
                                           an org's FOCUS rows (or another output table) to a file
+${SCHEDULES_USAGE}
 
 Options: --json for machine-readable output. Configuration comes from the environment (README).`;
 
@@ -50,6 +57,8 @@ const OPTIONS = {
   name: { type: 'string' },
   date: { type: 'string' },
   'start-date': { type: 'string' },
+  mode: { type: 'string' },
+  'max-concurrent': { type: 'string' },
   'end-date': { type: 'string' },
   param: { type: 'string', multiple: true },
   provider: { type: 'string' },
@@ -67,6 +76,10 @@ const OPTIONS = {
   'credential-id': { type: 'string' },
   'secret-env': { type: 'string' },
   metadata: { type: 'string' },
+  cron: { type: 'string' },
+  timezone: { type: 'string' },
+  missed: { type: 'string' },
+  'max-catchup': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -117,6 +130,10 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       out(outcome.report);
       return outcome.exitCode;
     }
+    case 'schedules':
+      return schedulesCommand({ args: rest, options: values, parameters: parseParams(values.param ?? []), out, withApp: (execute, fn) => withApp(settings, execute, fn) });
+    case 'backfill':
+      return backfillCommand({ args: rest, options: values, parameters: parseParams(values.param ?? []), out, withApp: (execute, fn) => withApp(settings, execute, fn) });
   }
 
   // A malformed run id is known to be wrong before the control plane is opened.
@@ -151,6 +168,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         await app.orgs.subscription(org);
         const metadata = values.metadata ? (JSON.parse(values.metadata) as Record<string, unknown>) : undefined;
         const info = await app.credentials.set(org, { provider, credentialId, secret: await readSecret(values['secret-env']), metadata });
+        await app.scheduler.sync(org);
         print(`${info.rotated ? 'Rotated' : 'Stored'} ${provider} credential "${credentialId}" for ${org} (version ${info.version})`, info);
         return 0;
       }

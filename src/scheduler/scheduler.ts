@@ -37,9 +37,10 @@ export interface PassResult {
 }
 
 /**
- * The scheduler loop every long-lived process runs (issue 12). A pass ticks every due schedule
- * into tick rows (planned by tickPlan, their run parameters resolved and checked as a run
- * request's are), then admits due ticks in batches through the same subscription and quota
+ * The scheduler loop every long-lived process runs (issue 12). A pass first admits the ticks
+ * waiting from before (deferred by quota, or written by a trigger), then ticks every due
+ * schedule (planned by planTicks, their run parameters resolved and checked as a run request's
+ * are) and admits the new ticks in the same statement, through the same subscription and quota
  * checks as any run. Both steps are batched statements whose rows are taken with SKIP LOCKED,
  * and each tick has its primary key, so any number of processes may run passes at once and
  * each tick becomes one run at most.
@@ -111,17 +112,22 @@ export function createScheduler(deps: SchedulerDeps) {
 
   async function pass(now = deps.clock.now()): Promise<PassResult> {
     const result: PassResult = { schedules: 0, enqueued: 0, deferred: 0, skipped: 0 };
-    for (;;) {
-      const taken = await deps.schedules.tickDue(now, BATCH, (due) => plan(due, now));
-      result.schedules += taken;
-      if (taken < BATCH) break;
-    }
-    for (;;) {
-      const batch = await deps.schedules.admitDueTicks(now, BATCH);
+    const add = (batch: { enqueued: number; deferred: number; skipped: number }) => {
       result.enqueued += batch.enqueued;
       result.deferred += batch.deferred;
       result.skipped += batch.skipped;
+    };
+    // Ticks waiting from before (deferred by quota) first: a new tick does not take their room.
+    for (;;) {
+      const batch = await deps.schedules.admitDueTicks(now, BATCH);
+      add(batch);
       if (batch.taken < BATCH) break;
+    }
+    for (;;) {
+      const batch = await deps.schedules.tickDue(now, BATCH, (due) => plan(due, now));
+      result.schedules += batch.schedules;
+      add(batch);
+      if (batch.schedules < BATCH) break;
     }
     await deps.afterTicks?.(now);
     return result;

@@ -86,50 +86,52 @@ const VIEW = `
     LEFT JOIN pipeline_runs r ON t.status = 'enqueued' AND r.org_slug = t.org_slug AND r.run_id = t.run_id`;
 
 /**
- * Admits due ticks in one statement, exactly once each: the ticks taken (SKIP LOCKED passes
- * over those another scheduler is admitting), the orgs' subscription rows locked in org order
- * (no deadlock between schedulers), each org's ticks ranked oldest first and admitted while the
- * org's concurrent, daily and monthly room lasts, the quota reserved, the runs, transitions and
- * queue rows inserted with their fair-queue times, and every tick moved to `enqueued`,
- * `deferred` (with the limit that refused it and a retry time) or `skipped` (subscription not
- * active), all in the statement that admits them. $1 now, $2 batch size, $3 today, $4 this month.
+ * Admits ticks in one statement, exactly once each. `source` gives the ticks (the new ones of
+ * a tick batch, or the stored due and deferred ones, taken with SKIP LOCKED), `record` writes
+ * each tick's outcome and returns the ticks it wrote: only those are admitted, so a tick written
+ * before (its primary key) or taken by another scheduler is never admitted twice. The orgs'
+ * subscription rows are locked in org order (no deadlock between schedulers), each org's due
+ * ticks ranked oldest first and admitted while its concurrent, daily and monthly room lasts, the
+ * quota reserved, and the runs, transitions and queue rows inserted with their fair-queue times.
+ * A tick refused is `deferred` with the limit and a retry time; one of an org whose subscription
+ * is not active is `skipped`. $1 now, $2 today, $3 this month; `extra` adds CTEs.
  */
-const ADMIT_TICKS = `
-  WITH due AS (
-    SELECT t.org_slug, t.schedule_id, t.scheduled_for, t.run_id, t.pipeline_id, t.parameters, t.credential_providers, t.attempts, s.provider, s.domain, s.pipeline
-      FROM schedule_ticks t JOIN schedules s ON s.org_slug = t.org_slug AND s.schedule_id = t.schedule_id
-     WHERE t.status IN ('due', 'deferred') AND t.next_attempt_at <= $1::timestamptz
-     ORDER BY t.next_attempt_at, t.org_slug
-     LIMIT $2
-     FOR UPDATE OF t SKIP LOCKED),
-  ranked AS (SELECT d.*, row_number() OVER (PARTITION BY d.org_slug ORDER BY d.scheduled_for, d.schedule_id)::int AS k FROM due d),
+const admitTicks = (source: string, record: string, extra = '') => `
+  WITH due AS (${source}),
+  ranked AS (
+    SELECT d.*, CASE WHEN d.planned = 'due' THEN row_number() OVER (PARTITION BY d.org_slug, d.planned = 'due' ORDER BY d.scheduled_for, d.schedule_id) END::int AS k FROM due d),
   locked AS (
-    SELECT s.org_slug, s.status, s.concurrent_limit, s.running_count,
+    SELECT s.org_slug, s.status, s.concurrent_limit,
            s.concurrent_limit - s.running_count AS concurrent_room,
-           s.daily_limit - CASE WHEN s.quota_day = $3::date THEN s.runs_today ELSE 0 END AS daily_room,
-           s.monthly_limit - CASE WHEN s.quota_month = $4::date THEN s.runs_this_month ELSE 0 END AS monthly_room
-      FROM subscriptions s WHERE s.org_slug IN (SELECT org_slug FROM due)
+           s.daily_limit - CASE WHEN s.quota_day = $2::date THEN s.runs_today ELSE 0 END AS daily_room,
+           s.monthly_limit - CASE WHEN s.quota_month = $3::date THEN s.runs_this_month ELSE 0 END AS monthly_room
+      FROM subscriptions s WHERE s.org_slug IN (SELECT org_slug FROM due WHERE planned = 'due')
      ORDER BY s.org_slug FOR UPDATE),
   decided AS (
     SELECT r.*,
-           CASE WHEN l.org_slug IS NULL OR l.status NOT IN ('ACTIVE', 'TRIAL') THEN 'skipped'
+           CASE WHEN r.planned <> 'due' THEN r.planned
+                WHEN l.org_slug IS NULL OR l.status NOT IN ('ACTIVE', 'TRIAL') THEN 'skipped'
                 WHEN r.k <= least(l.concurrent_room, l.daily_room, l.monthly_room) THEN 'enqueued'
                 ELSE 'deferred' END AS outcome,
-           CASE WHEN l.org_slug IS NULL THEN 'the organization has no subscription'
+           CASE WHEN r.planned <> 'due' THEN r.planned_reason
+                WHEN l.org_slug IS NULL THEN 'the organization has no subscription'
                 WHEN l.status NOT IN ('ACTIVE', 'TRIAL') THEN 'subscription is ' || l.status
                 WHEN r.k > l.concurrent_room THEN 'deferred: concurrent pipeline limit reached (' || l.concurrent_limit || ' running or queued)'
                 WHEN r.k > l.daily_room THEN 'deferred: daily pipeline limit reached'
                 WHEN r.k > l.monthly_room THEN 'deferred: monthly pipeline limit reached' END AS reason,
            CASE WHEN r.k > l.concurrent_room THEN $1::timestamptz + least(30 * power(2, least(r.attempts, 5)), 900) * interval '1 second'
-                WHEN r.k > l.daily_room THEN ($3::date + 1)::timestamp AT TIME ZONE 'UTC'
-                ELSE ($4::date + interval '1 month')::timestamp AT TIME ZONE 'UTC' END AS retry_at
+                WHEN r.k > l.daily_room THEN ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
+                ELSE ($3::date + interval '1 month')::timestamp AT TIME ZONE 'UTC' END AS retry_at
       FROM ranked r LEFT JOIN locked l ON l.org_slug = r.org_slug),
-  admitted AS (SELECT * FROM decided WHERE outcome = 'enqueued'),
+  recorded AS (${record}),
+  admitted AS (
+    SELECT d.* FROM decided d JOIN recorded w ON w.org_slug = d.org_slug AND w.schedule_id = d.schedule_id AND w.scheduled_for = d.scheduled_for
+     WHERE d.outcome = 'enqueued'),
   counts AS (SELECT org_slug, count(*)::int AS n FROM admitted GROUP BY org_slug),
   reserved AS (
     UPDATE subscriptions s SET
-        runs_today = CASE WHEN s.quota_day = $3::date THEN s.runs_today + c.n ELSE c.n END, quota_day = $3::date,
-        runs_this_month = CASE WHEN s.quota_month = $4::date THEN s.runs_this_month + c.n ELSE c.n END, quota_month = $4::date,
+        runs_today = CASE WHEN s.quota_day = $2::date THEN s.runs_today + c.n ELSE c.n END, quota_day = $2::date,
+        runs_this_month = CASE WHEN s.quota_month = $3::date THEN s.runs_this_month + c.n ELSE c.n END, quota_month = $3::date,
         running_count = s.running_count + c.n, updated_at = now()
       FROM counts c WHERE s.org_slug = c.org_slug),
   lanes AS (
@@ -139,25 +141,70 @@ const ADMIT_TICKS = `
     RETURNING org_slug, clock),
   runs AS (
     INSERT INTO pipeline_runs (org_slug, run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by, created_at, credential_providers)
-    SELECT org_slug, run_id, pipeline_id, provider, domain, pipeline, 'pending', parameters, 'schedule', 'scheduler', $1::timestamptz, credential_providers FROM admitted
-    RETURNING org_slug, run_id),
+    SELECT org_slug, run_id, pipeline_id, provider, domain, pipeline, 'pending', parameters, 'schedule', 'scheduler', $1::timestamptz, credential_providers FROM admitted),
   transitions AS (
     INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
-    SELECT r.org_slug, r.run_id, NULL, 'pending', $1::timestamptz, 'scheduled for ' || a.scheduled_for FROM runs r JOIN admitted a ON a.org_slug = r.org_slug AND a.run_id = r.run_id),
+    SELECT org_slug, run_id, NULL, 'pending', $1::timestamptz, 'scheduled for ' || scheduled_for FROM admitted),
   queued AS (
     INSERT INTO run_queue (org_slug, run_id, enqueued_at, priority_at)
     SELECT a.org_slug, a.run_id, $1::timestamptz, l.clock - (c.n - a.k) * ${LANE_STEP}
       FROM admitted a JOIN counts c ON c.org_slug = a.org_slug JOIN lanes l ON l.org_slug = a.org_slug
-    RETURNING 1),
-  ticked AS (
-    UPDATE schedule_ticks t SET status = d.outcome, reason = d.reason, attempts = t.attempts + 1, updated_at = now(),
-           next_attempt_at = CASE WHEN d.outcome = 'deferred' THEN d.retry_at END
-      FROM decided d WHERE t.org_slug = d.org_slug AND t.schedule_id = d.schedule_id AND t.scheduled_for = d.scheduled_for)
+    RETURNING 1)${extra}
   SELECT (SELECT count(*) FROM due)::int AS taken,
          (SELECT count(*) FROM queued)::int AS enqueued,
-         (SELECT count(*) FROM decided WHERE outcome = 'deferred')::int AS deferred,
-         (SELECT count(*) FROM decided WHERE outcome = 'skipped')::int AS skipped,
+         (SELECT count(*) FROM decided d JOIN recorded w ON w.org_slug = d.org_slug AND w.schedule_id = d.schedule_id AND w.scheduled_for = d.scheduled_for WHERE d.outcome = 'deferred')::int AS deferred,
+         (SELECT count(*) FROM decided WHERE outcome = 'skipped' AND planned = 'due')::int AS skipped,
          CASE WHEN (SELECT count(*) FROM queued) > 0 THEN pg_notify('${RUN_QUEUED_CHANNEL}_' || current_schema(), '') END AS notified`;
+
+/** The stored ticks due again at $1 (new ones not yet admitted, deferred ones at their retry time); $4 the batch size. */
+const ADMIT_STORED_TICKS = admitTicks(
+  `SELECT t.org_slug, t.schedule_id, t.scheduled_for, t.run_id, t.pipeline_id, t.parameters, t.credential_providers, t.attempts,
+          'due'::text AS planned, NULL::text AS planned_reason, s.provider, s.domain, s.pipeline
+     FROM schedule_ticks t JOIN schedules s ON s.org_slug = t.org_slug AND s.schedule_id = t.schedule_id
+    WHERE t.status IN ('due', 'deferred') AND t.next_attempt_at <= $1::timestamptz
+    ORDER BY t.next_attempt_at, t.org_slug
+    LIMIT $4
+    FOR UPDATE OF t SKIP LOCKED`,
+  `UPDATE schedule_ticks t SET status = d.outcome, reason = d.reason, attempts = t.attempts + 1, updated_at = now(),
+          next_attempt_at = CASE WHEN d.outcome = 'deferred' THEN d.retry_at END
+     FROM decided d WHERE t.org_slug = d.org_slug AND t.schedule_id = d.schedule_id AND t.scheduled_for = d.scheduled_for
+   RETURNING t.org_slug, t.schedule_id, t.scheduled_for`,
+);
+
+/**
+ * A tick batch's new ticks ($4, NewTick[] as JSON) written with their outcome and admitted in
+ * the same statement, and the schedules' next tick times ($5) advanced: a tick is written once,
+ * already decided, rather than written due and then updated.
+ */
+const ADMIT_NEW_TICKS = admitTicks(
+  `SELECT t.org_slug, t.schedule_id, t.scheduled_for, t.run_id, t.pipeline_id, t.parameters, ARRAY(SELECT jsonb_array_elements_text(t.credential_providers)) AS credential_providers,
+          0 AS attempts, t.status AS planned, t.reason AS planned_reason, s.provider, s.domain, s.pipeline
+     FROM jsonb_to_recordset($4::jsonb) AS t(org_slug text, schedule_id uuid, scheduled_for timestamptz, status text, reason text, run_id uuid, pipeline_id text, parameters jsonb, credential_providers jsonb)
+     JOIN schedules s ON s.org_slug = t.org_slug AND s.schedule_id = t.schedule_id`,
+  `INSERT INTO schedule_ticks (org_slug, schedule_id, scheduled_for, status, reason, run_id, pipeline_id, parameters, credential_providers, attempts, next_attempt_at)
+   SELECT org_slug, schedule_id, scheduled_for, outcome, reason, run_id, pipeline_id, parameters, credential_providers,
+          CASE WHEN planned = 'due' THEN 1 ELSE 0 END, CASE WHEN outcome = 'deferred' THEN retry_at END
+     FROM decided
+   ON CONFLICT (org_slug, schedule_id, scheduled_for) DO NOTHING
+   RETURNING org_slug, schedule_id, scheduled_for`,
+  `,
+  advanced AS (
+    UPDATE schedules s SET next_run_at = n.next_run_at, last_tick_at = $1::timestamptz
+      FROM jsonb_to_recordset($5::jsonb) AS n(org_slug text, schedule_id uuid, next_run_at timestamptz)
+     WHERE s.org_slug = n.org_slug AND s.schedule_id = n.schedule_id)`,
+);
+
+export interface AdmittedTicks {
+  taken: number;
+  enqueued: number;
+  deferred: number;
+  skipped: number;
+}
+
+const quotaPeriod = (now: Date) => {
+  const day = now.toISOString().slice(0, 10);
+  return [day, `${day.slice(0, 7)}-01`];
+};
 
 /** $1: NewTick[] as JSON. A due tick is admissible from its scheduled time; the primary key keeps each tick once. */
 const INSERT_TICKS = `
@@ -239,25 +286,19 @@ export function scheduleStore(db: Db) {
     /**
      * One batch of the tick loop, in one transaction: up to `limit` enabled schedules due at
      * `now` locked (SKIP LOCKED: each scheduler process takes other schedules), `plan` turns
-     * them into tick rows and next tick times, and one statement writes both. A tick already
-     * written (its primary key) is not written again. Says how many schedules it took.
+     * them into tick rows and next tick times, and one statement (ADMIT_NEW_TICKS) writes the
+     * ticks, admits the due ones and advances the schedules.
      */
-    async tickDue(now: Date, limit: number, plan: (due: Schedule[]) => Promise<{ ticks: NewTick[]; next: { org_slug: string; schedule_id: string; next_run_at: Date }[] }>): Promise<number> {
+    async tickDue(now: Date, limit: number, plan: (due: Schedule[]) => Promise<{ ticks: NewTick[]; next: { org_slug: string; schedule_id: string; next_run_at: Date }[] }>): Promise<AdmittedTicks & { schedules: number }> {
       return db.transaction(async (tx) => {
         const due = await tx.query<Schedule>(
           `SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE is_enabled AND NOT is_deleted AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
           [now, limit],
         );
-        if (due.length === 0) return 0;
+        if (due.length === 0) return { schedules: 0, taken: 0, enqueued: 0, deferred: 0, skipped: 0 };
         const { ticks, next } = await plan(due);
-        await tx.query(
-          `WITH ticks AS (${INSERT_TICKS})
-           UPDATE schedules s SET next_run_at = n.next_run_at, last_tick_at = $2
-             FROM jsonb_to_recordset($3::jsonb) AS n(org_slug text, schedule_id uuid, next_run_at timestamptz)
-            WHERE s.org_slug = n.org_slug AND s.schedule_id = n.schedule_id`,
-          [JSON.stringify(ticks), now, JSON.stringify(next)],
-        );
-        return due.length;
+        const [row] = await tx.query<AdmittedTicks>(ADMIT_NEW_TICKS, [now, ...quotaPeriod(now), JSON.stringify(ticks), JSON.stringify(next)]);
+        return { schedules: due.length, ...(row as AdmittedTicks) };
       });
     },
 
@@ -266,10 +307,9 @@ export function scheduleStore(db: Db) {
       await db.query(INSERT_TICKS, [JSON.stringify(ticks)]);
     },
 
-    /** One batch of admissions (ADMIT_TICKS). */
-    async admitDueTicks(now: Date, limit: number): Promise<{ taken: number; enqueued: number; deferred: number; skipped: number }> {
-      const day = now.toISOString().slice(0, 10);
-      const [row] = await db.query<{ taken: number; enqueued: number; deferred: number; skipped: number }>(ADMIT_TICKS, [now, limit, day, `${day.slice(0, 7)}-01`]);
+    /** One batch of stored ticks admitted (ADMIT_STORED_TICKS): new ones written outside a pass, deferred ones due again. */
+    async admitDueTicks(now: Date, limit: number): Promise<AdmittedTicks> {
+      const [row] = await db.query<AdmittedTicks>(ADMIT_STORED_TICKS, [now, ...quotaPeriod(now), limit]);
       return row ?? { taken: 0, enqueued: 0, deferred: 0, skipped: 0 };
     },
 
