@@ -114,8 +114,8 @@ const JOURNAL_WRITES = (guard: string, p: number) => `
  * Ends runs of org $1 in one statement: their queue rows deleted first (the fence: a lost
  * claim deletes nothing, so nothing else is written for it), then the journal's last writes
  * (the last step's end, the buffered logs), each run's final status, the slots released with
- * the counters, the transitions and the partition locks. A run can never end while still
- * holding its slot. $2 is the ends as JSON, $3..$6 their journal batches. Returns the ids of
+ * the counters, the transitions, the partition locks, and for an org with a notification
+ * channel the run_ended event (the outbox). A run can never end while still holding its slot. $2 is the ends as JSON, $3..$6 their journal batches. Returns the ids of
  * the runs it ended.
  */
 const END_RUNS = `
@@ -142,7 +142,13 @@ const END_RUNS = `
     RETURNING 1),
   transition AS (
     INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason) SELECT $1, run_id, from_status, status, at, reason FROM ended),
-  unlocked AS (DELETE FROM partition_locks WHERE org_slug = $1 AND run_id IN (SELECT run_id FROM dequeued))
+  unlocked AS (DELETE FROM partition_locks WHERE org_slug = $1 AND run_id IN (SELECT run_id FROM dequeued)),
+  notified AS (
+    INSERT INTO notification_events (org_slug, kind, severity, provider, domain, pipeline, run_id, payload)
+    SELECT $1, 'run_ended', CASE WHEN en.status = 'failed' THEN 'ERROR' ELSE 'INFO' END, r.provider, r.domain, r.pipeline, en.run_id,
+           jsonb_build_object('status', en.status, 'ended_at', en.at, 'error', e.error, 'records', e.records)
+      FROM ended en JOIN ends e ON e.run_id = en.run_id JOIN pipeline_runs r ON r.org_slug = $1 AND r.run_id = en.run_id
+     WHERE EXISTS (SELECT 1 FROM notification_channels c WHERE c.org_slug = $1 AND c.is_enabled))
   SELECT run_id::text AS run_id FROM dequeued`;
 
 /** A run's end waiting for its org's statement. */
