@@ -92,7 +92,8 @@ const VIEW = `
  * before (its primary key) or taken by another scheduler is never admitted twice. The orgs'
  * subscription rows are locked in org order (no deadlock between schedulers), each org's due
  * ticks ranked oldest first and admitted while its concurrent, daily and monthly room lasts, the
- * quota reserved, and the runs, transitions and queue rows inserted with their fair-queue times.
+ * quota reserved, and the runs, transitions and queue rows inserted with their fair-queue times
+ * (each org's k-th admitted tick k - 1 lane steps after its lane's first free time).
  * A tick refused is `deferred` with the limit and a retry time; one of an org whose subscription
  * is not active is `skipped`. $1 now, $2 today, $3 this month; `extra` adds CTEs.
  */
@@ -104,9 +105,12 @@ const admitTicks = (source: string, record: string, extra = '') => `
     SELECT s.org_slug, s.status, s.concurrent_limit,
            s.concurrent_limit - s.running_count AS concurrent_room,
            s.daily_limit - CASE WHEN s.quota_day = $2::date THEN s.runs_today ELSE 0 END AS daily_room,
-           s.monthly_limit - CASE WHEN s.quota_month = $3::date THEN s.runs_this_month ELSE 0 END AS monthly_room
-      FROM subscriptions s WHERE s.org_slug IN (SELECT org_slug FROM due WHERE planned = 'due')
-     ORDER BY s.org_slug FOR UPDATE),
+           s.monthly_limit - CASE WHEN s.quota_month = $3::date THEN s.runs_this_month ELSE 0 END AS monthly_room,
+           -- The lane's first free queue time; its row is written only under the subscription's lock.
+           greatest(coalesce(q.clock + ${LANE_STEP}, $1::timestamptz), $1::timestamptz) AS lane_from
+      FROM subscriptions s LEFT JOIN queue_lanes q ON q.org_slug = s.org_slug AND q.lane = 'scheduled'
+     WHERE s.org_slug IN (SELECT org_slug FROM due WHERE planned = 'due')
+     ORDER BY s.org_slug FOR UPDATE OF s),
   decided AS (
     SELECT r.*,
            CASE WHEN r.planned <> 'due' THEN r.planned
@@ -121,13 +125,14 @@ const admitTicks = (source: string, record: string, extra = '') => `
                 WHEN r.k > l.monthly_room THEN 'deferred: monthly pipeline limit reached' END AS reason,
            CASE WHEN r.k > l.concurrent_room THEN $1::timestamptz + least(30 * power(2, least(r.attempts, 5)), 900) * interval '1 second'
                 WHEN r.k > l.daily_room THEN ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
-                ELSE ($3::date + interval '1 month')::timestamp AT TIME ZONE 'UTC' END AS retry_at
+                ELSE ($3::date + interval '1 month')::timestamp AT TIME ZONE 'UTC' END AS retry_at,
+           l.lane_from + (r.k - 1) * ${LANE_STEP} AS priority_at
       FROM ranked r LEFT JOIN locked l ON l.org_slug = r.org_slug),
   recorded AS (${record}),
   admitted AS (
     SELECT d.* FROM decided d JOIN recorded w ON w.org_slug = d.org_slug AND w.schedule_id = d.schedule_id AND w.scheduled_for = d.scheduled_for
      WHERE d.outcome = 'enqueued'),
-  counts AS (SELECT org_slug, count(*)::int AS n FROM admitted GROUP BY org_slug),
+  counts AS (SELECT org_slug, count(*)::int AS n, max(priority_at) AS clock FROM admitted GROUP BY org_slug),
   reserved AS (
     UPDATE subscriptions s SET
         runs_today = CASE WHEN s.quota_day = $2::date THEN s.runs_today + c.n ELSE c.n END, quota_day = $2::date,
@@ -135,10 +140,8 @@ const admitTicks = (source: string, record: string, extra = '') => `
         running_count = s.running_count + c.n, updated_at = now()
       FROM counts c WHERE s.org_slug = c.org_slug),
   lanes AS (
-    INSERT INTO queue_lanes AS l (org_slug, lane, clock)
-    SELECT org_slug, 'scheduled', $1::timestamptz + (n - 1) * ${LANE_STEP} FROM counts
-    ON CONFLICT (org_slug, lane) DO UPDATE SET clock = greatest(l.clock + ${LANE_STEP}, $1::timestamptz) + (excluded.clock - $1::timestamptz)
-    RETURNING org_slug, clock),
+    INSERT INTO queue_lanes (org_slug, lane, clock) SELECT org_slug, 'scheduled', clock FROM counts
+    ON CONFLICT (org_slug, lane) DO UPDATE SET clock = excluded.clock),
   runs AS (
     INSERT INTO pipeline_runs (org_slug, run_id, pipeline_id, provider, domain, pipeline, status, parameters, trigger, created_by, created_at, credential_providers)
     SELECT org_slug, run_id, pipeline_id, provider, domain, pipeline, 'pending', parameters, 'schedule', 'scheduler', $1::timestamptz, credential_providers FROM admitted),
@@ -146,9 +149,7 @@ const admitTicks = (source: string, record: string, extra = '') => `
     INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
     SELECT org_slug, run_id, NULL, 'pending', $1::timestamptz, 'scheduled for ' || scheduled_for FROM admitted),
   queued AS (
-    INSERT INTO run_queue (org_slug, run_id, enqueued_at, priority_at)
-    SELECT a.org_slug, a.run_id, $1::timestamptz, l.clock - (c.n - a.k) * ${LANE_STEP}
-      FROM admitted a JOIN counts c ON c.org_slug = a.org_slug JOIN lanes l ON l.org_slug = a.org_slug
+    INSERT INTO run_queue (org_slug, run_id, enqueued_at, priority_at) SELECT org_slug, run_id, $1::timestamptz, priority_at FROM admitted
     RETURNING 1)${extra}
   SELECT (SELECT count(*) FROM due)::int AS taken,
          (SELECT count(*) FROM queued)::int AS enqueued,
