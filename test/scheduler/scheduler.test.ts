@@ -182,6 +182,31 @@ for (const factory of controlPlaneFactories()) {
       assert.equal(admitted?.scheduled_for.toISOString(), '2026-06-25T01:00:00.000Z');
     });
 
+    test("a scheduler that dies mid-batch loses nothing: the schedules it held are ticked by the next pass", async () => {
+      clock.set('2026-06-28T00:00:00Z');
+      const org = await newOrg();
+      await isolate(org.slug);
+      clock.set('2026-06-28T01:00:00Z');
+      await assert.rejects(app.schedules.tickDue(clock.now(), 1000, async () => { throw new Error('killed between the lock and the write'); }), /killed/);
+      const after = await app.scheduler.pass();
+      assert.equal(after.enqueued, 3, 'five, hourly and daily each ticked once');
+      assert.equal((await runsOf(org.slug)).length, 3);
+    });
+
+    test("an org's scheduled burst does not hold back its own ad-hoc run", async () => {
+      clock.set('2026-06-29T00:00:00Z');
+      const org = await newOrg();
+      await isolate(org.slug);
+      const five = org.byName('five');
+      await app.schedules.insertTicks(Array.from({ length: 100 }, (_, i) => ({ org_slug: org.slug, schedule_id: five.schedule_id, scheduled_for: new Date(Date.parse('2026-06-28T00:00:00Z') + i * MINUTE), status: 'due' as const, run_id: crypto.randomUUID(), pipeline_id: 'sched_five', parameters: { start_date: '2026-06-27', end_date: '2026-06-27', credential_id: 'default' }, credential_providers: [] })));
+      await app.scheduler.pass();
+      clock.advance(2000);
+      const { run_id: adhoc } = await app.requests.request({ orgSlug: org.slug, route: 'sched/p/five', body: {}, trigger: 'api', createdBy: 'test' });
+      // Queued 2 s after the burst, it is claimed as if the burst had queued 2 s worth before it (one run a second), not 100.
+      const first = (await app.executions.claim('fair', 60_000, { limit: 4, at: clock.now() })).map((c) => c.run_id);
+      assert.ok(first.includes(adhoc), 'the ad-hoc run is among the first 4 claimed of 101');
+    });
+
     test('claim order is fair: one org with 500 due runs beside 10 orgs with one each', async () => {
       clock.set('2026-07-01T00:00:00Z');
       const big = await newOrg();
