@@ -21,7 +21,10 @@ export interface ResolvedParameters {
 export function resolveRunParameters(pipeline: PipelineConfig, body: Record<string, unknown>, today: string, maxRangeDays: number): ResolvedParameters {
   const { date, start_date: start, end_date: end } = body;
   for (const [field, value] of Object.entries({ date, start_date: start, end_date: end })) {
-    if (value !== undefined && !isIsoDate(value)) throw new InputError(`${field} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`, { field });
+    if (value !== undefined && !isIsoDate(value)) {
+      const shaped = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value);
+      throw new InputError(shaped ? `${field} ${value} does not exist: there is no such day in the calendar` : `${field} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`, { field });
+    }
   }
   if (date !== undefined && (start !== undefined || end !== undefined)) throw new InputError('give either date or start_date/end_date, not both', { field: 'date' });
   if ((start === undefined) !== (end === undefined)) throw new InputError(`${start === undefined ? 'start_date' : 'end_date'} is required with ${start === undefined ? 'end_date' : 'start_date'}`, { field: start === undefined ? 'start_date' : 'end_date' });

@@ -1,7 +1,7 @@
 import type { Settings } from '../config/settings.ts';
 import type { PipelineRegistry } from '../pipelines/registry.ts';
 import type { Clock } from '../shared/clock.ts';
-import { NotFoundError } from '../shared/errors.ts';
+import { ConflictError, NotFoundError } from '../shared/errors.ts';
 import type { IdGenerator } from '../shared/ids.ts';
 import { admitSources } from '../sources/admit-sources.ts';
 import { admitRun } from '../store/admission.ts';
@@ -67,7 +67,10 @@ export function runRequests(deps: {
       const run = await deps.runs.get(orgSlug, runId);
       if (!run) throw new NotFoundError(`Run ${runId} not found`);
       const outcome = await deps.executions.requestCancel(orgSlug, runId, deps.clock.now(), `cancelled by ${by}`);
-      if (outcome === 'ended') return { success: false, status: run.status };
+      if (outcome === 'ended') {
+        const ended = (await deps.runs.get(orgSlug, runId))?.status ?? run.status;
+        throw new ConflictError(`Run ${runId} already ${ended}: there is nothing to cancel`);
+      }
       return { success: true, status: outcome };
     },
   };

@@ -118,10 +118,9 @@ for (const factory of controlPlaneFactories()) {
         assert.deepEqual([count('run'), count('transition'), count('step'), count('log')], [1, 4, 3, logs.length]);
       });
 
-      test('cancel of a finished run → success false, the run unchanged', async () => {
+      test('cancel of a finished run → 409 in the error shape, the run unchanged', async () => {
         const response = await call(server, { method: 'POST', url: `/api/v1/pipelines/cancel/runs_main/${runId}`, headers: { 'x-api-key': main.api_key } });
-        assertOk(response, 200);
-        assert.deepEqual(response.json(), { success: false, status: 'completed' });
+        assertError(response, 409, { message: /already completed: there is nothing to cancel/ });
         const run = await get(main, `/api/v1/pipelines/runs/${runId}`);
         assert.equal(run.status, 'completed');
         assert.equal(run.cancel_requested, false);

@@ -44,7 +44,7 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
   }, async (request) => listRuns(app, request.params.org, request.query));
 
   server.post<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/cancel/:org/:run_id', {
-    schema: { tags, security, summary: 'Cancel a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ success: Type.Boolean(), status: Type.String() }) }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Cancel a pending or running run (409 when it already ended)', params: OrgRunParams, response: withErrors({ 200: Type.Object({ success: Type.Boolean(), status: Type.String() }) }, 401, 403, 404, 409) },
     preValidation: auth,
   }, async (request) => app.requests.cancel(request.params.org, request.params.run_id, 'api'));
 }
