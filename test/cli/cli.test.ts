@@ -38,7 +38,7 @@ describe('the CLI', () => {
     assert.equal((await rowCount(env.PIPELINE_DATA_DIR, 'demo_cost_daily_by_team')).n, 3);
     const failed = await cli(['run', 'demo/demo/usage/daily_cost', '--date', '2026-02-30'], env);
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /date must be a date as YYYY-MM-DD/);
+    assert.match(failed.stderr, /date 2026-02-30 does not exist: there is no such day in the calendar/);
   });
 
   test('next to a running server, it shares the server’s control plane and the server executes', async () => {
