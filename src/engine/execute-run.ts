@@ -8,6 +8,7 @@ import type { ProcessorContext } from '../processors/types.ts';
 import type { Clock } from '../shared/clock.ts';
 import { errorMessage, ProcessorError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { RunMetrics } from '../shared/metrics.ts';
 import { LeaseLostError, type Claim, type ClaimedRun, type ExecutionStore } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
@@ -26,6 +27,7 @@ export interface EngineDeps {
   clock: Clock;
   logger: Logger;
   settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls'>;
+  metrics?: RunMetrics;
 }
 
 /** A worker that lost the same run this many times gives up on it rather than loop forever. */
@@ -67,9 +69,12 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
   const journal = createRunJournal({ executions, claim, steps: pipeline?.steps ?? [], processLogger: deps.logger });
   const log = journal.logger;
   let status: RunStatus = run.status;
+  // A route the configs no longer have is one label value, not the stored text.
+  const labels = { org: run.org_slug, pipeline: pipeline?.route ?? 'unknown' };
   const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
     log[end === 'failed' ? 'error' : 'info']({ status: end, error, records }, `run ${end}`);
     await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) }, await journal.close());
+    deps.metrics?.runEnded({ ...labels, status: end });
   };
 
   try {
@@ -78,6 +83,7 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
       if (claimed.claims > MAX_CLAIMS) return await finish('failed', 'worker lost too often', `run lost its worker ${claimed.claims - 1} times; giving up`);
       return await finish('cancelled', 'cancel requested before start');
     }
+    deps.metrics?.runStarted({ ...labels, trigger: run.trigger });
     if (!pipeline) return await finish('failed', 'validation failed', `Pipeline not found: ${run.provider}/${run.domain}/${run.pipeline}`);
     let prepared: PreparedRun;
     try {
@@ -92,7 +98,7 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
       await executions.transition(claim, 'validating', 'running', clock.now(), 'credentials present');
       status = 'running';
     }
-    const warehouse = fencedWarehouse({ warehouse: deps.warehouse, executions, claim, clock, logger: log });
+    const warehouse = fencedWarehouse({ warehouse: deps.warehouse, executions, claim, clock, logger: log, metrics: deps.metrics });
     journal.startSteps();
     const outcome = await runSteps({ deps, claim, journal, warehouse, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
@@ -223,6 +229,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
     const endedAt = clock.now();
     const update = { status, ended_at: endedAt, duration_ms: endedAt.getTime() - startedAt.getTime(), records_processed: records, error_message: error ?? null, ...(result ? { result } : {}) };
     input.journal.endStep(step.step_id, update, quality);
+    deps.metrics?.stepEnded({ psType: step.ps_type, status }, update.duration_ms / 1000);
     return error === undefined ? { status, records } : { status, records, error };
   };
   if (!processor) return end('failed', 0, `${step.ps_type}: no such processor`);

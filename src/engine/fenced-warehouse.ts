@@ -1,5 +1,6 @@
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { RunMetrics } from '../shared/metrics.ts';
 import { LeaseLostError, type Claim, type ExecutionStore, type PartitionKey } from '../store/executions.ts';
 import type { PartitionWrite, Warehouse } from '../warehouse/warehouse.ts';
 
@@ -12,10 +13,10 @@ const LOCK_POLL_MS = 200;
  * org, table, pipeline, credential, any common day) never write at once, and the commit is
  * fenced by the run's claim: a worker that lost its lease rolls its write back.
  */
-export function fencedWarehouse(deps: { warehouse: Warehouse; executions: ExecutionStore; claim: Claim; clock: Clock; logger: Logger }): Warehouse {
+export function fencedWarehouse(deps: { warehouse: Warehouse; executions: ExecutionStore; claim: Claim; clock: Clock; logger: Logger; metrics?: Pick<RunMetrics, 'rowsWritten'> }): Warehouse {
   const { warehouse, executions, claim } = deps;
 
-  async function holding<T>(write: Omit<PartitionWrite, 'select'>, signal: AbortSignal | undefined, fn: (verify: PartitionWrite['verify']) => Promise<T>): Promise<T> {
+  async function holding<T extends { rows: number }>(write: Omit<PartitionWrite, 'select'>, signal: AbortSignal | undefined, fn: (verify: PartitionWrite['verify']) => Promise<T>): Promise<T> {
     const key: PartitionKey = {
       target: `${write.dataset}.${write.table}`,
       pipelineId: write.lineage.pipelineId,
@@ -33,11 +34,13 @@ export function fencedWarehouse(deps: { warehouse: Warehouse; executions: Execut
       await deps.clock.sleep(LOCK_POLL_MS, signal);
     }
     try {
-      return await fn(async (check) => {
+      const written = await fn(async (check) => {
         await write.verify?.(check);
         // The last thing before the warehouse commits: still ours, with time left on the lease.
         if (!(await executions.holdsPartition(claim, key))) throw new LeaseLostError(`run ${claim.run_id} lost its claim before writing ${key.target}`);
       });
+      deps.metrics?.rowsWritten({ org: claim.org_slug, table: write.table }, written.rows);
+      return written;
     } finally {
       await executions.unlockPartition(claim, key).catch((error: unknown) => deps.logger.warn({ err: error, table: key.target }, 'partition lock not released; it ends with the run'));
     }

@@ -8,8 +8,9 @@ import type { ProcessorRegistry } from '../processors/registry.ts';
 import { addDays, type Clock } from '../shared/clock.ts';
 import { errorMessage, InputError, NotFoundError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { SchedulerMetrics } from '../shared/metrics.ts';
 import { admitSources } from '../sources/admit-sources.ts';
-import type { NewTick, PipelineScheduleRow, Schedule, ScheduleChanges, ScheduleStore, ScheduleView } from '../store/schedules.ts';
+import type { AdmittedTicks, NewTick, PipelineScheduleRow, Schedule, ScheduleChanges, ScheduleStore, ScheduleView } from '../store/schedules.ts';
 import { localDate, nextOccurrence } from './cron-ticks.ts';
 import { checkCron, pipelineSchedule } from './pipeline-schedule.ts';
 import { checkScheduleTemplate, evaluateScheduleTemplate } from './schedule-template.ts';
@@ -27,6 +28,7 @@ export interface SchedulerDeps {
   settings: Pick<Settings, 'maxRangeDays' | 'sourceRoot' | 'env' | 'projectId'>;
   /** More work a pass does after the ticks (the backfill coordinator). */
   afterTicks?: (now: Date) => Promise<unknown>;
+  metrics?: SchedulerMetrics;
 }
 
 export interface PassResult {
@@ -112,7 +114,8 @@ export function createScheduler(deps: SchedulerDeps) {
 
   async function pass(now = deps.clock.now()): Promise<PassResult> {
     const result: PassResult = { schedules: 0, enqueued: 0, deferred: 0, skipped: 0 };
-    const add = (batch: { enqueued: number; deferred: number; skipped: number }) => {
+    const add = (batch: AdmittedTicks) => {
+      deps.metrics?.ticksAdmitted(batch, batch.lag_seconds);
       result.enqueued += batch.enqueued;
       result.deferred += batch.deferred;
       result.skipped += batch.skipped;

@@ -21,6 +21,8 @@ export interface Db extends Queryable {
    * re-established, and callers keep a polling fallback for what it missed meanwhile.
    */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  /** The connection pool's use, for the metrics scrape: PostgreSQL only (PGlite has no pool). */
+  poolUse?(): { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
 }
 
@@ -64,7 +66,8 @@ function preparedStatements() {
 }
 
 export function postgresDb(options: pg.PoolConfig): Db {
-  const pool = new pg.Pool({ max: 10, ...options, types });
+  const max = options.max ?? 10;
+  const pool = new pg.Pool({ ...options, max, types });
   const statement = preparedStatements();
   // An idle connection dropped by the server is discarded by the pool; without a listener
   // the 'error' event would end the process.
@@ -90,6 +93,7 @@ export function postgresDb(options: pg.PoolConfig): Db {
       await pool.query(sql);
     },
     listen: (channel, onNotify) => listenOn(options, channel, onNotify),
+    poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     close: () => pool.end(),
   };
 }

@@ -155,6 +155,7 @@ const admitTicks = (source: string, record: string, extra = '') => `
          (SELECT count(*) FROM queued)::int AS enqueued,
          (SELECT count(*) FROM decided d JOIN recorded w ON w.org_slug = d.org_slug AND w.schedule_id = d.schedule_id AND w.scheduled_for = d.scheduled_for WHERE d.outcome = 'deferred')::int AS deferred,
          (SELECT count(*) FROM decided WHERE outcome = 'skipped' AND planned = 'due')::int AS skipped,
+         (SELECT coalesce(array_agg(extract(epoch FROM $1::timestamptz - scheduled_for)::float8), '{}') FROM admitted) AS lag_seconds,
          CASE WHEN (SELECT count(*) FROM queued) > 0 THEN pg_notify('${RUN_QUEUED_CHANNEL}_' || current_schema(), '') END AS notified`;
 
 /** The stored ticks due again at $1 (new ones not yet admitted, deferred ones at their retry time); $4 the batch size. */
@@ -200,6 +201,8 @@ export interface AdmittedTicks {
   enqueued: number;
   deferred: number;
   skipped: number;
+  /** Each enqueued tick's now - scheduled_for, for the schedule-lag histogram. */
+  lag_seconds: number[];
 }
 
 const quotaPeriod = (now: Date) => {
@@ -296,7 +299,7 @@ export function scheduleStore(db: Db) {
           `SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE is_enabled AND NOT is_deleted AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
           [now, limit],
         );
-        if (due.length === 0) return { schedules: 0, taken: 0, enqueued: 0, deferred: 0, skipped: 0 };
+        if (due.length === 0) return { schedules: 0, taken: 0, enqueued: 0, deferred: 0, skipped: 0, lag_seconds: [] };
         const { ticks, next } = await plan(due);
         const [row] = await tx.query<AdmittedTicks>(ADMIT_NEW_TICKS, [now, ...quotaPeriod(now), JSON.stringify(ticks), JSON.stringify(next)]);
         return { schedules: due.length, ...(row as AdmittedTicks) };
@@ -311,7 +314,7 @@ export function scheduleStore(db: Db) {
     /** One batch of stored ticks admitted (ADMIT_STORED_TICKS): new ones written outside a pass, deferred ones due again. */
     async admitDueTicks(now: Date, limit: number): Promise<AdmittedTicks> {
       const [row] = await db.query<AdmittedTicks>(ADMIT_STORED_TICKS, [now, ...quotaPeriod(now), limit]);
-      return row ?? { taken: 0, enqueued: 0, deferred: 0, skipped: 0 };
+      return row ?? { taken: 0, enqueued: 0, deferred: 0, skipped: 0, lag_seconds: [] };
     },
 
     /** Ticks, newest first: those waiting (due, deferred) or of one schedule, for GET scheduler/queue. */

@@ -14,6 +14,6 @@ import { unifiedSummary } from './unified-summary.ts';
  */
 export function apiProcessors(deps: Partial<HttpDeps> = {}): Processor[] {
   const clock = deps.clock ?? systemClock;
-  const http: HttpDeps = { limiters: deps.limiters ?? rateLimiters(clock), clock, random: deps.random ?? Math.random, ...(deps.fetch ? { fetch: deps.fetch } : {}) };
+  const http: HttpDeps = { limiters: deps.limiters ?? rateLimiters(clock), clock, random: deps.random ?? Math.random, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.metrics ? { metrics: deps.metrics } : {}) };
   return [apiExtractor(http), paygUsage(http), paygCost(), unifiedSummary()];
 }

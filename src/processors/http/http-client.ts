@@ -1,6 +1,7 @@
 import type { Clock } from '../../shared/clock.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { HttpMetrics, HttpOutcome } from '../../shared/metrics.ts';
 import type { Secret } from '../../shared/secret.ts';
 import type { AuthConfig } from './auth.ts';
 import { fetchFollowingRedirects } from './follow-redirects.ts';
@@ -28,6 +29,8 @@ export interface HttpClientOptions {
   /** A body (chunked or not) larger than this is abandoned as it arrives, never held whole; 64 MiB by default. */
   maxBodyBytes?: number | undefined;
   fetch?: typeof fetch;
+  /** Counts attempts, retries and 429s under these labels (the provider's key, not its display name). */
+  metrics?: { recorder: HttpMetrics; labels: { org: string; provider: string } } | undefined;
 }
 
 export interface HttpRequest {
@@ -92,17 +95,21 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     }
   }
 
+  const metrics = options.metrics;
   return {
     async json(request) {
       for (let n = 1; ; n++) {
         await options.limiter.acquire(options.signal);
         const result = await attempt(request);
+        metrics?.recorder.providerRequest({ ...metrics.labels, outcome: outcomeOf(result) });
         if (result.ok) return result.response;
         const { failure } = result;
+        if (failure.kind === 'status' && failure.status === 429) metrics?.recorder.providerRateLimited(metrics.labels);
         const path = request.url.pathname;
         if (failure.kind === 'status' && failure.status === 429 && failure.retryAfterMs !== undefined) options.limiter.pause(failure.retryAfterMs);
         const decision = httpRetryDecision(n, failure, options.retry, options.random);
         if (decision.retry) {
+          metrics?.recorder.providerRetry(metrics.labels);
           options.logger.warn({ provider: options.provider, path, attempt: n, status: result.status, error: failure.kind === 'status' ? undefined : failure.message, retry_in_ms: decision.delayMs }, 'http request failed, retrying');
           await options.clock.sleep(decision.delayMs, options.signal);
           continue;
@@ -111,6 +118,14 @@ export function httpClient(options: HttpClientOptions): HttpClient {
       }
     },
   };
+}
+
+function outcomeOf(result: { ok: true } | { ok: false; failure: AttemptFailure }): HttpOutcome {
+  if (result.ok) return '2xx';
+  const { failure } = result;
+  if (failure.kind === 'network') return 'network_error';
+  if (failure.kind === 'invalid_body') return 'invalid_body';
+  return failure.status >= 500 ? '5xx' : failure.status >= 400 ? '4xx' : failure.status >= 300 ? '3xx' : '2xx';
 }
 
 function failureError(provider: string, path: string, attempts: number, failure: AttemptFailure, detail: string, reason: 'final' | 'exhausted' | 'retry_after_too_long'): ProcessorError {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { HttpMetrics } from '../../shared/metrics.ts';
 import type { Secret } from '../../shared/secret.ts';
 import type { AuthConfig } from './auth.ts';
 import { httpClient, type HttpClient } from './http-client.ts';
@@ -13,6 +14,7 @@ export interface HttpDeps {
   clock: Clock;
   random: () => number;
   fetch?: typeof fetch;
+  metrics?: HttpMetrics;
 }
 
 /** The `rate_limit`, `retry`, `request_timeout_seconds` and `max_page_mib` fields every API step config may set. */
@@ -84,5 +86,6 @@ export function clientFor(deps: HttpDeps, target: ClientFor): HttpClient {
     requestTimeoutMs: (tuning.request_timeout_seconds ?? 60) * 1000,
     maxBodyBytes: tuning.max_page_mib === undefined ? undefined : tuning.max_page_mib * 1024 * 1024,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    metrics: deps.metrics && { recorder: deps.metrics, labels: { org: target.orgSlug, provider: target.provider } },
   });
 }
