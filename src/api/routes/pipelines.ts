@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
+import { countRefusedBody } from '../../engine/run-request-metrics.ts';
 import { isUuid } from '../../shared/ids.ts';
 import type { Run, RunStatus } from '../../store/runs.ts';
 import { orgAuth } from '../auth.ts';
@@ -17,6 +18,10 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
     schema: { tags, security, summary: 'Request a pipeline run', params: RouteParams, body: RunBody, response: withErrors({ 202: RunAccepted }, 400, 401, 403, 404, 429) },
     // No body asks for the defaults (yesterday), like an empty object.
     preValidation: [auth, async (request) => void (request.body ??= {})],
+    // Refusals by the admission are counted by app.requests; a body refused by the schema here, not.
+    onError: async (request, _reply, error) => {
+      if ('validation' in error && error.validation) countRefusedBody(app, request.params.org, `${request.params.provider}/${request.params.domain}/${request.params.pipeline}`);
+    },
   }, async (request, reply) => {
     const { org, provider, domain, pipeline } = request.params;
     const accepted = await app.requests.request({ orgSlug: org, route: `${provider}/${domain}/${pipeline}`, body: request.body, trigger: 'api', createdBy: 'api' });
