@@ -91,7 +91,7 @@ const CLAIM = `
       JOIN notification_channels c ON c.org_slug = d.org_slug AND c.channel_id = d.channel_id
      WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
        AND c.is_enabled AND (c.paused_until IS NULL OR c.paused_until <= $1)
-     ORDER BY d.next_attempt_at, d.created_at
+     ORDER BY d.next_attempt_at, d.seq
      LIMIT $2
      FOR UPDATE OF d SKIP LOCKED),
   interrupted AS (
@@ -147,7 +147,9 @@ export function deliveryStore(db: Db) {
       const inserted = await tx.query(
         `INSERT INTO notification_deliveries (org_slug, channel_id, event_id, message_kind, details, idempotency_key, status, max_attempts, next_attempt_at, created_at)
          SELECT r.org_slug, r.channel_id, r.event_id, r.message_kind, r.details, r.idempotency_key, r.status, $2, $3, r.created_at
-           FROM jsonb_to_recordset($1::jsonb) AS r(org_slug text, channel_id uuid, event_id uuid, message_kind text, details jsonb, idempotency_key text, status text, created_at timestamptz)
+           FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (org_slug text, channel_id uuid, event_id uuid, message_kind text, details jsonb, idempotency_key text, status text, created_at timestamptz))
+                WITH ORDINALITY AS r(org_slug, channel_id, event_id, message_kind, details, idempotency_key, status, created_at, n)
+          ORDER BY r.n
          ON CONFLICT (org_slug, idempotency_key) DO NOTHING
          RETURNING 1`,
         [JSON.stringify(rows), maxAttempts, now],
@@ -159,15 +161,22 @@ export function deliveryStore(db: Db) {
       return db.query<ClaimedDelivery>(CLAIM, [now, limit, owner, leaseMs]);
     },
 
-    /** A test-send's delivery, claimed by its caller as it is written. */
-    async insertClaimed(tx: Queryable, row: Omit<NewDelivery, 'created_at'>, owner: string, leaseMs: number, now: Date): Promise<ClaimedDelivery> {
-      const [claimed] = await tx.query<ClaimedDelivery>(
-        `INSERT INTO notification_deliveries AS d (org_slug, channel_id, event_id, message_kind, details, idempotency_key, status, max_attempts, next_attempt_at, created_at, claims, lease_owner, lease_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7, $7, 1, $8, now() + make_interval(secs => $9::float8 / 1000))
-         RETURNING ${CLAIMED_COLUMNS}`,
-        [row.org_slug, row.channel_id, row.event_id, row.message_kind, JSON.stringify(row.details), row.idempotency_key, now, owner, leaseMs],
-      );
-      return claimed as ClaimedDelivery;
+    /** A test-send: its event (already planned) and its delivery, written claimed by the caller, who sends it at once. */
+    async insertTest(orgSlug: string, channel: { channel_id: string; name: string }, owner: string, leaseMs: number, now: Date): Promise<ClaimedDelivery> {
+      return db.transaction(async (tx) => {
+        const [event] = await tx.query<{ event_id: string }>(
+          `INSERT INTO notification_events (org_slug, kind, severity, payload, created_at, planned_at) VALUES ($1, 'test', 'INFO', $2, $3, $3) RETURNING event_id::text AS event_id`,
+          [orgSlug, JSON.stringify({ channel_id: channel.channel_id, channel: channel.name }), now],
+        );
+        const eventId = (event as { event_id: string }).event_id;
+        const [claimed] = await tx.query<ClaimedDelivery>(
+          `INSERT INTO notification_deliveries AS d (org_slug, channel_id, event_id, message_kind, details, idempotency_key, status, max_attempts, next_attempt_at, created_at, claims, lease_owner, lease_expires_at)
+           VALUES ($1, $2, $3, 'test', '{}', $4, 'pending', 1, $5, $5, 1, $6, now() + make_interval(secs => $7::float8 / 1000))
+           RETURNING ${CLAIMED_COLUMNS}`,
+          [orgSlug, channel.channel_id, eventId, `${eventId}:${channel.channel_id}`, now, owner, leaseMs],
+        );
+        return claimed as ClaimedDelivery;
+      });
     },
 
     /**
@@ -214,8 +223,8 @@ export function deliveryStore(db: Db) {
     /** The held deliveries a digest folded in, oldest first. */
     digestItems(orgSlug: string, digestId: string): Promise<{ event_id: string; message_kind: MessageKind; details: Record<string, unknown> }[]> {
       return db.query(
-        `SELECT d.event_id::text AS event_id, d.message_kind, d.details FROM notification_deliveries d JOIN notification_events e ON e.org_slug = d.org_slug AND e.event_id = d.event_id
-          WHERE d.org_slug = $1 AND d.digest_id = $2 ORDER BY e.created_at, d.delivery_id`,
+        `SELECT d.event_id::text AS event_id, d.message_kind, d.details FROM notification_deliveries d
+          WHERE d.org_slug = $1 AND d.digest_id = $2 ORDER BY d.seq`,
         [orgSlug, digestId],
       );
     },

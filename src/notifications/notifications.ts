@@ -116,15 +116,7 @@ export function notificationService(options: NotificationServiceOptions) {
     /** Sends a test message to one channel now, through the outbox like any other, and says how it went. */
     async testSend(orgSlug: string, name: string): Promise<AttemptResult> {
       const channel = await found(orgSlug, name);
-      const at = now();
-      const claimed = await db.transaction(async (tx) => {
-        const [event] = await tx.query<{ event_id: string }>(
-          `INSERT INTO notification_events (org_slug, kind, severity, payload, created_at, planned_at) VALUES ($1, 'test', 'INFO', $2, $3, $3) RETURNING event_id::text AS event_id`,
-          [orgSlug, JSON.stringify({ channel_id: channel.channel_id, channel: channel.name }), at],
-        );
-        const eventId = (event as { event_id: string }).event_id;
-        return deliveries.insertClaimed(tx, { org_slug: orgSlug, channel_id: channel.channel_id, event_id: eventId, message_kind: 'test', details: {}, idempotency_key: `${eventId}:${channel.channel_id}`, status: 'pending' }, `${notifier.id}:test`, notifierOptions.leaseMs, at);
-      });
+      const claimed = await deliveries.insertTest(orgSlug, channel, `${notifier.id}:test`, notifierOptions.leaseMs, now());
       return notifier.deliverNow(claimed);
     },
 

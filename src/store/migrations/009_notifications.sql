@@ -58,6 +58,8 @@ CREATE TABLE notification_pipeline_state (
 CREATE TABLE notification_deliveries (
   org_slug            text NOT NULL,
   delivery_id         uuid NOT NULL DEFAULT gen_random_uuid(),
+  -- Planning order (the order things happened): a channel gets its messages, and a digest lists them, in it.
+  seq                 bigint GENERATED ALWAYS AS IDENTITY,
   channel_id          uuid NOT NULL,
   event_id            uuid,
   message_kind        text NOT NULL CHECK (message_kind IN ('pipeline_success', 'pipeline_failure', 'pipeline_recovered', 'cost_alert', 'cost_alert_resolved', 'test', 'digest')),
