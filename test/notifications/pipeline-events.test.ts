@@ -188,5 +188,8 @@ for (const factory of controlPlaneFactories()) describe(`pipeline events on ${fa
     assert.equal(webhook.received.length, 1);
     assert.equal((webhook.received[0]?.json.run as { run_id: string }).run_id, run.run_id);
     assert.equal((webhook.received[0]?.json.run as { failing_step: { step_id: string } }).failing_step.step_id, 'extract');
+    const history = await restarted.history(org, { runId: run.run_id, limit: 10 });
+    assert.deepEqual(history.map((h) => [h.run_id, h.channel, h.status, h.response_code]), [[run.run_id, 'hook', 'sent', 204]]);
+    assert.deepEqual(await restarted.history(org, { runId: '00000000-0000-4000-8000-000000000000', limit: 10 }), []);
   });
 });
