@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { App } from '../main/app.ts';
+import { closedByDefault } from './auth.ts';
 import { toHttpError } from './error-response.ts';
 import { requestValidatorCompiler } from './request-validation.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -12,6 +13,9 @@ import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { backfillRoutes } from './routes/backfills.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { validatorRoutes } from './routes/validator.ts';
 
 /** Builds the HTTP API without listening, so tests drive it with inject(). */
@@ -40,6 +44,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     },
   });
   server.setValidatorCompiler(requestValidatorCompiler());
+  // Before any route: each one is checked as it is added (auth.ts).
+  server.addHook('onRoute', closedByDefault);
 
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -60,6 +66,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           rootKey: { type: 'apiKey', in: 'header', name: 'X-CA-Root-Key' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics only' },
         },
       },
     },
@@ -73,11 +80,14 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'degraded', checks, pipelines: app.pipelines.list().length });
   });
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+  metricsRoutes(server, app);
 
   validatorRoutes(server, app);
   pipelineRoutes(server, app);
   scheduleRoutes(server, app);
   backfillRoutes(server, app);
+  alertRoutes(server, app);
+  notificationRoutes(server, app);
   logRoutes(server, app);
   focusRoutes(server, app);
   // In a scope of its own: only this route takes text/csv, and 10 MB bodies.

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Secret } from '../shared/secret.ts';
 
 /**
  * The only reader of process.env: parsed once, validated, frozen. Everything else receives
@@ -36,8 +37,25 @@ export interface Settings {
   readonly maxRangeDays: number;
   /** Seconds between two scheduler passes of a long-lived process; 0 runs no scheduler in it. */
   readonly schedulerIntervalSeconds: number;
+  /** What a person should be told at start-up about the environment (NODE_ENV=production is not ENVIRONMENT=production). */
+  readonly warnings: readonly string[];
   /** Provider API base URLs from the environment, as the official SDKs read them; a credential's base_url wins. */
   readonly providerBaseUrls: Readonly<Record<string, string>>;
+  /** Org slugs as a label of the per-run counters of /metrics (off: a label per tenant is the operator's choice). */
+  readonly metricsOrgLabels: boolean;
+  /** GET /metrics without a key, for a port only the monitoring network reaches. */
+  readonly metricsPublic: boolean;
+  /** A scrape-only token for GET /metrics (`Authorization: Bearer`), so Prometheus never holds the root key. */
+  readonly metricsToken: Secret | undefined;
+  /** Notifications' SMTP server: `smtp://user:pass@host:587` (STARTTLS) or `smtps://…:465`; email channels fail without it. */
+  readonly smtpUrl: Secret | undefined;
+  readonly smtpFrom: string;
+  /** Where people reach this service: the links in notifications. */
+  readonly publicBaseUrl: string;
+  /** Seconds between two notifier passes of a long-lived process; 0 runs no notifier in it. */
+  readonly notifyIntervalSeconds: number;
+  /** Every SMTP or HTTP exchange of a notification ends within this. */
+  readonly notifyTimeoutSeconds: number;
 }
 
 const ENVIRONMENTS = { development: 'dev', staging: 'stage', production: 'prod' } as const;
@@ -58,6 +76,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       return fallback;
     }
     return value;
+  };
+
+  const bool = (name: string): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '' || raw === 'false') return false;
+    if (raw === 'true') return true;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return false;
   };
 
   const dataDir = resolve(env.PIPELINE_DATA_DIR ?? 'data');
@@ -83,8 +109,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     qualityRetentionDays: int('QUALITY_RETENTION_DAYS', 400, 1, 3660),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
     schedulerIntervalSeconds: int('SCHEDULER_INTERVAL_SECONDS', 15, 0, 3600),
+    warnings:
+      env.NODE_ENV === 'production' && environment !== 'production'
+        ? [`NODE_ENV=production is ignored: this service reads ENVIRONMENT (now ${environment}); set ENVIRONMENT=production for production's checks and dataset names`]
+        : [],
     providerBaseUrls: providerBaseUrls(env, problems),
+    metricsOrgLabels: bool('METRICS_ORG_LABELS'),
+    metricsPublic: bool('METRICS_PUBLIC'),
+    metricsToken: env.METRICS_TOKEN ? new Secret(env.METRICS_TOKEN) : undefined,
+    smtpUrl: smtpUrl(env.SMTP_URL, problems),
+    smtpFrom: env.SMTP_FROM || 'FinOps pipelines <notifications@localhost>',
+    publicBaseUrl: (env.PUBLIC_BASE_URL || `http://localhost:${env.PORT || 8001}`).replace(/\/+$/, ''),
+    notifyIntervalSeconds: int('NOTIFY_INTERVAL_SECONDS', 5, 0, 3600),
+    notifyTimeoutSeconds: int('NOTIFY_TIMEOUT_SECONDS', 10, 1, 120),
   };
+  if (!/^https?:\/\/\S+$/.test(settings.publicBaseUrl)) problems.push(`PUBLIC_BASE_URL must be an http or https URL, got "${settings.publicBaseUrl}"`);
 
   if (environment === 'production') problems.push(...productionProblems(settings));
   if (problems.length > 0) throw new SettingsError(`Invalid settings:\n- ${problems.join('\n- ')}`);
@@ -105,6 +144,13 @@ function providerBaseUrls(env: NodeJS.ProcessEnv, problems: string[]): Readonly<
   return Object.freeze(urls);
 }
 
+/** SMTP_URL holds the SMTP password: kept as a Secret, and never quoted in a problem. */
+function smtpUrl(value: string | undefined, problems: string[]): Secret | undefined {
+  if (!value) return undefined;
+  if (!/^smtps?:\/\/\S+$/.test(value)) problems.push('SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://...');
+  return new Secret(value);
+}
+
 /** Production refuses to start on weak settings rather than run insecurely. */
 function productionProblems(settings: Settings): string[] {
   const problems: string[] = [];
@@ -112,5 +158,7 @@ function productionProblems(settings: Settings): string[] {
   else if (settings.rootApiKey.length < 32) problems.push('CA_ROOT_API_KEY must be at least 32 characters in production');
   if (!settings.kmsKeyName) problems.push('KMS_KEY_NAME is required in production (credentials must not be sealed with a local key file)');
   if (!settings.databaseUrl) problems.push('DATABASE_URL is required in production (the embedded PGlite control plane is single-process)');
+  if (settings.metricsToken !== undefined && settings.metricsToken.reveal().length < 32) problems.push('METRICS_TOKEN must be at least 32 characters in production');
+  if (settings.metricsPublic && settings.metricsOrgLabels) problems.push('METRICS_PUBLIC=true with METRICS_ORG_LABELS=true would show every tenant\'s name to anyone who reaches /metrics; set METRICS_TOKEN instead');
   return problems;
 }

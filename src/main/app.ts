@@ -6,6 +6,7 @@ import { cloudKmsWrapper, localKeyFileWrapper } from '../credentials/key-wrapper
 import { credentialStore } from '../store/credentials.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../engine/worker.ts';
 import { runRequests, type RunRequests } from '../engine/run-requests.ts';
+import { countedRunRequests } from '../engine/run-request-metrics.ts';
 import { ConfigLoadError, loadPipelineConfigs } from '../pipelines/load-configs.ts';
 import { pipelineRegistry, type PipelineRegistry } from '../pipelines/registry.ts';
 import { builtinProcessors } from '../processors/builtin.ts';
@@ -13,14 +14,18 @@ import type { ProcessorRegistry } from '../processors/registry.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
+import { createMetrics, type Metrics } from '../shared/metrics.ts';
 import { executionStore, type ExecutionStore } from '../store/executions.ts';
 import { maintenanceStore, type MaintenanceStore } from '../store/maintenance.ts';
 import { openControlPlane, type ControlPlane } from '../store/open-control-plane.ts';
 import { orgStore, type OrgStore, type PlanLimits } from '../store/orgs.ts';
 import { runStore, type RunStore } from '../store/runs.ts';
 import { scheduleStore, type ScheduleStore } from '../store/schedules.ts';
+import { runQueueStats } from '../store/run-queue-stats.ts';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.ts';
 import { backfillService, type BackfillService } from '../scheduler/backfills.ts';
+import { notificationService, type NotificationService } from '../notifications/notifications.ts';
+import { costAlerts, type CostAlerts } from '../alerts/cost-alerts.ts';
 import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
@@ -42,6 +47,12 @@ export interface App {
   /** Ticks schedules into runs; every long-lived process runs its loop (serve.ts). */
   scheduler: Scheduler;
   backfills: BackfillService;
+  /** Notification settings, test-sends, history, and the notifier whose loop serve.ts runs. */
+  notifications: NotificationService;
+  /** Cost rules and alerts (docs/alerts.md); evaluation needs the warehouse of a process that executes runs. */
+  alerts: CostAlerts;
+  /** This process's Prometheus metrics (GET /metrics). */
+  metrics: Metrics;
   /** Present in processes that execute runs. */
   warehouse: Warehouse | undefined;
   worker: Worker | undefined;
@@ -63,12 +74,15 @@ export interface AppOptions {
   processors?: ProcessorRegistry;
   /** Worker tuning, for tests that drive leases and heartbeats quickly. */
   workerOptions?: Partial<WorkerOptions>;
+  /** The process's metrics, when it builds more than one app (tests); one per app by default. */
+  metrics?: Metrics;
 }
 
 /** The composition root every entry point (server, worker, CLI, tests) builds on. */
 export async function createApp(settings: Settings, options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
-  const processors = options.processors ?? builtinProcessors();
+  const metrics = options.metrics ?? createMetrics({ orgLabels: settings.metricsOrgLabels });
+  const processors = options.processors ?? builtinProcessors({ metrics });
   const loaded = await loadPipelineConfigs(settings.configsDir, processors);
   if (loaded.problems.length > 0) throw new ConfigLoadError(loaded.problems);
   const pipelines = pipelineRegistry(loaded.pipelines);
@@ -84,19 +98,20 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     throw error;
   }
   const { db } = controlPlane;
+  metrics.readFrom({ queue: () => runQueueStats(db, clock.now()), ...(db.poolUse ? { pool: db.poolUse } : {}) });
   const runs = runStore(db);
   const credentials = credentialService({ store: credentialStore(db), wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
   const executions = executionStore(db);
   // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
   // in this process and any other, so admission needs no in-process hook.
-  const requests = runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings });
+  const requests = countedRunRequests(runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings }), { metrics, pipelines, runs });
   const backfills = backfillService({ db, pipelines, processors, executions, clock, logger: options.logger, settings });
   const schedules = scheduleStore(db);
-  const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings, afterTicks: (now) => backfills.pass(now) });
+  const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings, afterTicks: (now) => backfills.pass(now), metrics });
   const worker: Worker | undefined =
     options.execute && warehouse && settings.workerConcurrency > 0
       ? createWorker(
-          { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings },
+          { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings, metrics },
           { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
         )
       : undefined;
@@ -118,6 +133,9 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     schedules,
     scheduler,
     backfills,
+    metrics,
+    notifications: notificationService({ db, settings, clock, logger: options.logger, metrics }),
+    alerts: costAlerts({ db, warehouse, env: settings.env, clock, logger: options.logger }),
     warehouse,
     worker,
     async close() {
@@ -129,7 +147,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
 }
 
 /** The embedded warehouse of the data folder; a clear message when another process has it open. */
-export async function openWarehouse(settings: Settings): Promise<Warehouse> {
+export async function openWarehouse(settings: Settings, instead?: string): Promise<Warehouse> {
   const path = join(settings.dataDir, 'warehouse.duckdb');
   try {
     return await openDuckDbWarehouse({ path, configsDir: settings.configsDir, ...(settings.warehouseMemoryLimit ? { memoryLimit: settings.warehouseMemoryLimit } : {}) });
@@ -137,7 +155,7 @@ export async function openWarehouse(settings: Settings): Promise<Warehouse> {
     if (/lock/i.test((error as Error).message)) {
       throw new Error(
         `The embedded DuckDB warehouse ${path} is open in another process (a running server or worker): one process only may execute runs on it. ` +
-          'Send runs to that process through its API, or run the API with WORKER_CONCURRENCY=0 beside exactly one `pipeline worker`.',
+          (instead ? `Next to a running server, use its API instead: ${instead}. ` : 'Send runs to that process through its API, or run the API with WORKER_CONCURRENCY=0 beside exactly one `pipeline worker`.'),
         { cause: error },
       );
     }

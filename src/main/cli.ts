@@ -14,7 +14,10 @@ import { importPlans } from '../subscription/plans-import.ts';
 import { createApp, openWarehouse, type App } from './app.ts';
 import { runAndFollow } from './cli-run.ts';
 import { SCHEDULES_USAGE, schedulesCommand } from './cli-schedules.ts';
+import { commandHelp, commandNames, nearestCommand, plainParseError } from './cli-usage.ts';
 import { backfillCommand } from './cli-backfill.ts';
+import { NOTIFY_USAGE, notifyCommand } from './cli-notify.ts';
+import { ALERTS_USAGE, alertsCommand } from './cli-alerts.ts';
 import { createOrganization } from './organizations.ts';
 import { runWorker, serve } from './serve.ts';
 
@@ -37,6 +40,7 @@ const USAGE = `Usage: pipeline <command> [options]
   backfill status|cancel <org> <backfill_id>
                                           a backfill's counts and failed days; or cancel it
   status <org> <run_id>                   a run and its steps
+  cancel <org> <run_id>                   cancel a pending or running run
   runs <org> [--provider P] [--limit N]   recent runs
   logs <org> <run_id>                     a run's log lines
   quality <org> <run_id> [--failed]       a run's data-quality results (FOCUS rules, reconciliations)
@@ -48,6 +52,8 @@ const USAGE = `Usage: pipeline <command> [options]
   export <org> --format csv|parquet --out FILE [--table T] [--from D --to D] [--run RUN_ID]
                                           an org's FOCUS rows (or another output table) to a file
 ${SCHEDULES_USAGE}
+${NOTIFY_USAGE}
+${ALERTS_USAGE}
 
 Options: --json for machine-readable output. Configuration comes from the environment (README).`;
 
@@ -84,11 +90,25 @@ const OPTIONS = {
 } as const;
 
 export async function main(argv: string[], out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  if (argv[0] === 'notify') return notifyCommand(argv.slice(1), { out, withApp: (fn) => withApp(loadSettings(), false, fn) });
+  if (argv[0] === 'alerts') {
+    const settings = loadSettings();
+    return alertsCommand(argv.slice(1), { out, withApp: (fn) => withApp(settings, false, fn), openWarehouse: () => openWarehouse(settings, 'POST /api/v1/alerts/{org}/evaluate with the org\'s X-API-Key') });
+  }
+  const { values, positionals } = readCommandLine(argv);
   const [command, ...rest] = positionals;
-  if (!command || values.help) {
+  if (!command) {
     out(USAGE);
-    return command || values.help ? 0 : 2;
+    return values.help ? 0 : 2;
+  }
+  const commands = commandNames(USAGE);
+  if (!commands.includes(command)) {
+    const nearest = nearestCommand(command, commands);
+    throw new Error(`unknown command '${command}'${nearest ? `; did you mean '${nearest}'?` : ''} (pipeline --help lists the commands)`);
+  }
+  if (values.help) {
+    out(commandHelp(USAGE, command) ?? USAGE);
+    return 0;
   }
   const settings = loadSettings();
   const print = (text: string, json: unknown) => out(values.json ? JSON.stringify(json, null, 2) : text);
@@ -108,7 +128,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
     }
     case 'export': {
       // Reads the warehouse file, which only one process may open: next to a running server, use its export endpoint.
-      const warehouse = await openWarehouse(settings);
+      const warehouse = await openWarehouse(settings, 'GET /api/v1/focus/export/{org}?format=csv|parquet&from=&to= with the org\'s X-API-Key');
       try {
         const file = need(values.out, '--out FILE');
         const { rows } = await exportOrgTable(warehouse, { orgSlug: need(rest[0], 'org'), env: settings.env, table: values.table, from: values.from, to: values.to, runId: values.run, format: values.format ?? 'csv', path: file });
@@ -137,7 +157,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
   }
 
   // A malformed run id is known to be wrong before the control plane is opened.
-  if (['status', 'logs', 'quality'].includes(command)) runIdArgument(rest[1]);
+  if (['status', 'logs', 'quality', 'cancel'].includes(command)) runIdArgument(rest[1]);
   return withApp(settings, command === 'run' && values.execute !== false, async (app) => {
     switch (`${command} ${['org', 'key', 'credential', 'plans'].includes(command) ? rest[0] : ''}`.trim()) {
       case 'org create': {
@@ -185,7 +205,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         const org = need(rest[1], 'org');
         const csvText = await readFile(need(rest[2], '<plans.csv>'), 'utf8');
         if (!(await app.orgs.get(org))) throw new Error(`organization ${org} not found`);
-        const warehouse = app.warehouse ?? (await openWarehouse(settings));
+        const warehouse = app.warehouse ?? (await openWarehouse(settings, 'PUT /api/v1/subscriptions/plans/{org} with Content-Type: text/csv and the org\'s X-API-Key'));
         try {
           const rows = await importPlans(warehouse, { orgSlug: org, dataset: `${org}_${settings.env}`, csvText, importedAt: app.clock.now(), runId: randomUUID() });
           print(`Imported ${rows} plan rows for ${org}`, { rows });
@@ -197,6 +217,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'run': {
         const target = need(rest[0], '<org>/<provider>/<domain>/<pipeline>').split('/');
         if (target.length !== 4) throw new Error('the run target is <org>/<provider>/<domain>/<pipeline>');
+        await knownOrg(app, target[0]);
         const body: Record<string, unknown> = { ...parseParams(values.param ?? []) };
         if (values.date) body.date = values.date;
         if (values['start-date']) body.start_date = values['start-date'];
@@ -204,6 +225,12 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         app.worker?.start();
         const run = await runAndFollow(app, { orgSlug: target[0] as string, route: target.slice(1).join('/'), body, json: values.json ?? false, out, clock: app.clock });
         return run.status === 'completed' ? 0 : 1;
+      }
+      case 'cancel': {
+        const [org, runId] = [need(rest[0], 'org'), await knownRun(app, rest[0], rest[1])];
+        const outcome = await app.requests.cancel(org, runId, 'cli');
+        print(outcome.status === 'cancelled' ? `run ${runId} cancelled` : `run ${runId} is cancelling: its worker stops its steps at the next heartbeat`, outcome);
+        return 0;
       }
       case 'status': {
         const [org, runId] = [need(rest[0], 'org'), runIdArgument(rest[1])];
@@ -214,7 +241,12 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         return 0;
       }
       case 'runs': {
-        const runs = await app.runs.list(need(rest[0], 'org'), { limit: Number(values.limit ?? 20), ...(values.provider ? { provider: values.provider } : {}) });
+        const org = await knownOrg(app, rest[0]);
+        const runs = await app.runs.list(org, { limit: Number(values.limit ?? 20), ...(values.provider ? { provider: values.provider } : {}) });
+        if (runs.length === 0 && !values.json) {
+          out(`${org} has no runs${values.provider ? ` of provider ${values.provider}` : ''} yet`);
+          return 0;
+        }
         print(runs.map((r) => `${r.created_at.toISOString()} ${r.run_id} ${r.status.padEnd(10)} ${r.provider}/${r.domain}/${r.pipeline}`).join('\n'), runs);
         return 0;
       }
@@ -274,6 +306,15 @@ async function readSecret(variable: string | undefined): Promise<string> {
   return secret;
 }
 
+/** The command line by OPTIONS; a mistake in it is said in the CLI's words, naming the command's help. */
+function readCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw plainParseError(error, argv.find((arg) => !arg.startsWith('-')));
+  }
+}
+
 function need(value: string | undefined, name: string): string {
   if (!value) throw new Error(`missing ${name}; see pipeline --help`);
   return value;
@@ -291,6 +332,13 @@ function runIdArgument(value: string | undefined): string {
   const runId = need(value, 'run_id');
   if (!isUuid(runId)) throw new Error('run id must be a UUID, as pipeline run prints it; pipeline runs <org> lists the runs of an org');
   return runId;
+}
+
+/** An org that exists: a command about one that does not says so instead of printing nothing. */
+async function knownOrg(app: App, org: string | undefined): Promise<string> {
+  const orgSlug = need(org, 'org');
+  if (!(await app.orgs.get(orgSlug))) throw new Error(`organization ${orgSlug} does not exist; pipeline org list shows the orgs, pipeline org create ${orgSlug} creates it`);
+  return orgSlug;
 }
 
 /** The run id of an org's existing run: logs and quality of a run that is not there would print nothing, as if it had none. */

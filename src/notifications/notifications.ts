@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { NotificationMetrics } from '../shared/metrics.ts';
 import type { Settings } from '../config/settings.ts';
 import { open, seal } from '../credentials/envelope.ts';
 import { cloudKmsWrapper, localKeyFileWrapper, type KeyWrapper } from '../credentials/key-wrapper.ts';
@@ -27,6 +28,7 @@ export interface NotificationServiceOptions {
   wrapper?: KeyWrapper;
   transports?: Partial<Transports>;
   notifier?: Partial<NotifierOptions>;
+  metrics?: NotificationMetrics;
 }
 
 export type SettingsChanges = Partial<Omit<OrgNotificationSettings, 'org_slug'>>;
@@ -52,7 +54,7 @@ export function notificationService(options: NotificationServiceOptions) {
     ...options.transports,
   };
   const notifierOptions = defaultNotifierOptions({ timeoutMs: settings.notifyTimeoutSeconds * 1000, retentionDays: settings.logRetentionDays, ...options.notifier });
-  const notifier = createNotifier({ db, channels, deliveries, open: (sealed) => open(sealed, wrapperFor), transports, clock, logger: options.logger, baseUrl: settings.publicBaseUrl }, notifierOptions);
+  const notifier = createNotifier({ db, channels, deliveries, open: (sealed) => open(sealed, wrapperFor), transports, clock, logger: options.logger, baseUrl: settings.publicBaseUrl, ...(options.metrics ? { metrics: options.metrics } : {}) }, notifierOptions);
   const allowPrivateTargets = settings.environment !== 'production';
 
   const found = async (orgSlug: string, name: string): Promise<Channel> => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { NotificationMetrics } from '../shared/metrics.ts';
 import { hostname } from 'node:os';
 import type { Sealed } from '../credentials/envelope.ts';
 import { localDate, nextOccurrence } from '../scheduler/cron-ticks.ts';
@@ -41,6 +42,8 @@ export interface NotifierDeps {
   clock: Clock;
   logger: Logger;
   baseUrl: string;
+  /** Deliveries counted by channel kind and outcome (GET /metrics). */
+  metrics?: NotificationMetrics;
 }
 
 export interface PassResult {
@@ -122,6 +125,7 @@ export function createNotifier(deps: NotifierDeps, options: NotifierOptions) {
       pauseChannelUntil: nextAttemptAt,
     });
     const fields = { org: delivery.org_slug, delivery_id: delivery.delivery_id, channel: channel.name, kind: delivery.message_kind, attempt, status, response_code: code };
+    if (recorded) deps.metrics?.notificationDelivery({ org: delivery.org_slug, channelKind: channel.kind, outcome: status });
     if (!recorded) log.warn(fields, 'delivery outcome not recorded: the claim was lost during the send');
     else if (status === 'sent') log.info(fields, 'notification sent');
     else log.warn({ ...fields, error, next_attempt_at: nextAttemptAt }, 'notification not delivered');

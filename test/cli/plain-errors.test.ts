@@ -32,4 +32,20 @@ describe('CLI errors in plain words', () => {
     assert.equal(unknown.stderr.trim(), `pipeline: run ${runId} not found for demo; pipeline runs demo lists its runs`);
     assert.doesNotMatch(malformed.stderr + unknown.stderr, engineWords);
   });
+
+  test("an org that does not exist is said so, for run and runs; a new org's empty history says it is empty; cancel of an ended run is refused", async () => {
+    const run = await cli(['run', 'wrongorg/demo/usage/daily_cost'], env);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim(), 'pipeline: organization wrongorg does not exist; pipeline org list shows the orgs, pipeline org create wrongorg creates it');
+    const runs = await cli(['runs', 'wrongorg'], env);
+    assert.equal(runs.code, 1);
+    assert.match(runs.stderr, /organization wrongorg does not exist/);
+    assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
+    assert.equal((await cli(['runs', 'acme'], env)).stdout.trim(), 'acme has no runs yet');
+    const done = await cli(['run', 'acme/demo/usage/daily_cost', '--date', '2026-01-15', '--json'], env);
+    const runId = (JSON.parse(done.stdout) as { run_id: string }).run_id;
+    const cancel = await cli(['cancel', 'acme', runId], env);
+    assert.equal(cancel.code, 1);
+    assert.equal(cancel.stderr.trim(), `pipeline: Run ${runId} already completed: there is nothing to cancel`);
+  });
 });
