@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { every } from '../shared/every.ts';
 import type { NotificationMetrics } from '../shared/metrics.ts';
 import { hostname } from 'node:os';
 import type { Sealed } from '../credentials/envelope.ts';
@@ -217,33 +218,12 @@ export type Notifier = ReturnType<typeof createNotifier>;
 /** The notifier's loop in a long-lived process: a pass every `intervalMs`, another at once after a full one. */
 export function startNotifier(notifier: Notifier, options: { logger: Logger; intervalMs: number }): { stop(): Promise<void> } {
   const log = options.logger.child({ component: 'notifier' });
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const run = () => {
-    if (stopped || running) return;
-    running = (async () => {
-      try {
-        for (let rounds = 0; rounds < 20 && !stopped; rounds += 1) {
-          const result = await notifier.notifyPass();
-          if (result.planned + result.sent + result.failed + result.digests > 0) log.debug(result, 'notifier pass');
-          // Only a pass that found work can have left more behind.
-          if (result.planned + result.sent + result.retrying + result.failed === 0) break;
-        }
-      } catch (error) {
-        log.error({ err: error }, 'notifier pass failed');
-      } finally {
-        running = undefined;
-      }
-    })();
-  };
-  const timer = setInterval(run, options.intervalMs);
-  timer.unref();
-  run();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return every(options.intervalMs, async (stopped) => {
+    for (let rounds = 0; rounds < 20 && !stopped(); rounds += 1) {
+      const result = await notifier.notifyPass();
+      if (result.planned + result.sent + result.failed + result.digests > 0) log.debug(result, 'notifier pass');
+      // Only a pass that found work can have left more behind.
+      if (result.planned + result.sent + result.retrying + result.failed === 0) break;
+    }
+  }, log, 'notifier pass');
 }

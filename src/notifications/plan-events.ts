@@ -2,18 +2,13 @@ import type { Db, Queryable } from '../store/db.ts';
 import { DEFAULT_SETTINGS, type OrgNotificationSettings } from './channel-store.ts';
 import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
 import { routeTakes, type RoutableKind, type Route } from './message-kinds.ts';
+import type { EventFacts } from './messages.ts';
 import { HEALTHY, judgeRunEnd, type PipelineStreak } from './pipeline-streaks.ts';
 
-interface OutboxEvent {
+/** A notification_events row, as messages read it, with the org it belongs to. */
+interface OutboxEvent extends EventFacts {
   org_slug: string;
-  event_id: string;
   kind: 'run_ended' | 'cost_alert' | 'cost_alert_resolved' | 'test';
-  provider: string | null;
-  domain: string | null;
-  pipeline: string | null;
-  run_id: string | null;
-  payload: Record<string, unknown>;
-  created_at: Date;
 }
 
 interface PlanChannel {

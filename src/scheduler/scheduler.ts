@@ -7,6 +7,7 @@ import type { PipelineRegistry } from '../pipelines/registry.ts';
 import type { ProcessorRegistry } from '../processors/registry.ts';
 import { addDays, type Clock } from '../shared/clock.ts';
 import { errorMessage, InputError, NotFoundError } from '../shared/errors.ts';
+import { every } from '../shared/every.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { SchedulerMetrics } from '../shared/metrics.ts';
 import { admitSources } from '../sources/admit-sources.ts';
@@ -205,26 +206,8 @@ export type Scheduler = ReturnType<typeof createScheduler>;
 /** Runs passes every `intervalMs` (and at once) until stopped; a failed pass is logged and the next one tries again. */
 export function startSchedulerLoop(scheduler: Scheduler, logger: Logger, intervalMs: number): { stop(): Promise<void> } {
   const log = logger.child({ component: 'scheduler' });
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const run = () => {
-    if (stopped || running) return;
-    running = scheduler
-      .pass()
-      .then((result) => {
-        if (result.enqueued + result.deferred + result.skipped > 0) log.info(result, 'scheduler pass');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'scheduler pass failed'))
-      .finally(() => (running = undefined));
-  };
-  const timer = setInterval(run, intervalMs);
-  timer.unref();
-  run();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return every(intervalMs, async () => {
+    const result = await scheduler.pass();
+    if (result.enqueued + result.deferred + result.skipped > 0) log.info(result, 'scheduler pass');
+  }, log, 'scheduler pass');
 }
