@@ -1,6 +1,7 @@
 import { InputError, NotFoundError } from '../shared/errors.ts';
 import { Secret } from '../shared/secret.ts';
 import type { CredentialAccess } from '../processors/types.ts';
+import type { AuditStore } from '../store/audit.ts';
 import type { CredentialStore } from '../store/credentials.ts';
 import { open, seal } from './envelope.ts';
 import type { KeyWrapper } from './key-wrapper.ts';
@@ -13,9 +14,10 @@ const SECRET_LIKE = /(secret|password|token|api_?key|private)/i;
 /**
  * Setting, rotating, listing and deleting an org's provider credentials (admin API and CLI),
  * and the steps' access to them. Secrets are sealed before they reach the store and opened
- * only inside the step that asks.
+ * only inside the step that asks; each such read is an audit entry (credential.read), written
+ * before the secret is handed over, so a read that cannot be recorded does not happen.
  */
-export function credentialService(options: { store: CredentialStore; wrapper: KeyWrapper; wrappers?: (keyRef: string) => KeyWrapper }) {
+export function credentialService(options: { store: CredentialStore; audit: Pick<AuditStore, 'record'>; wrapper: KeyWrapper; wrappers?: (keyRef: string) => KeyWrapper }) {
   const wrapperFor = options.wrappers ?? ((keyRef: string) => {
     if (keyRef !== options.wrapper.keyRef) throw new Error(`credential sealed with ${keyRef}, but this service holds ${options.wrapper.keyRef}`);
     return options.wrapper;
@@ -46,12 +48,21 @@ export function credentialService(options: { store: CredentialStore; wrapper: Ke
     },
 
     /** What a run's steps get: decryption on demand, for this org and this run's credential only. */
-    accessFor(orgSlug: string, runCredentialId: string): CredentialAccess {
+    accessFor(orgSlug: string, runCredentialId: string, reader: { runId?: string; stepId?: string } = {}): CredentialAccess {
       return {
         async get(provider, credentialId = runCredentialId) {
-          const sealed = await options.store.sealed(orgSlug, provider, credentialId);
-          if (!sealed) throw new NotFoundError(`No ${provider} credential "${credentialId}" for ${orgSlug}: add one with pipeline credential set ${orgSlug} ${provider}`);
-          return { provider, credentialId, secret: await open(sealed, wrapperFor), metadata: sealed.metadata };
+          const read = { org_slug: orgSlug, actor: 'engine', via: 'engine', action: 'credential.read', target_id: `${provider}/${credentialId}`, run_id: reader.runId ?? null, step_id: reader.stepId ?? null } as const;
+          let credential;
+          try {
+            const sealed = await options.store.sealed(orgSlug, provider, credentialId);
+            if (!sealed) throw new NotFoundError(`No ${provider} credential "${credentialId}" for ${orgSlug}: add one with pipeline credential set ${orgSlug} ${provider}`);
+            credential = { provider, credentialId, secret: await open(sealed, wrapperFor), metadata: sealed.metadata };
+          } catch (error) {
+            await options.audit.record({ ...read, outcome: 'failure', error_code: error instanceof NotFoundError ? error.code : 'unsealable' });
+            throw error;
+          }
+          await options.audit.record({ ...read, outcome: 'success' });
+          return credential;
         },
       };
     },

@@ -1,0 +1,222 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UnavailableError } from '../shared/errors.ts';
+import { apiKeyPrefix } from '../shared/ids.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { AuditEntry, AuditStore } from '../store/audit.ts';
+
+/** What a declaration reads its target from. `body` is given only once the route's schema validated it. */
+export interface AuditContext {
+  params: Record<string, unknown>;
+  query: Record<string, unknown>;
+  body: Record<string, unknown> | undefined;
+  /** The reply's object on success (a created key's id, a credential's version); undefined before and on failure. */
+  response: Record<string, unknown> | undefined;
+  status: number | undefined;
+}
+
+export interface AuditedRoute {
+  /** A stable name, `<resource>.<verb>`; a function when only the end tells (a set that was a rotation). */
+  action: string | ((context: AuditContext) => string);
+  /** The org and the resource acted on. Values that are not plain identifiers are dropped. */
+  target: (context: AuditContext) => { org?: unknown; id?: unknown };
+  /** Non-secret facts, picked field by field: never a body as a whole. */
+  details?: (context: AuditContext) => Record<string, unknown>;
+}
+
+const org = ({ params }: AuditContext) => params.org;
+const byParam = (name: string) => (context: AuditContext) => ({ org: org(context), id: context.params[name] });
+const orgOnly = (context: AuditContext) => ({ org: org(context) });
+
+/**
+ * Every mutating route that is an admin or credential action, keyed `METHOD url` as Fastify
+ * registers it, with how its target is read. The one place to declare one: the hooks below
+ * apply it, no route file changes. test/api/audit-routes.test.ts fails for a mutating route
+ * that is in neither this map nor NOT_AUDITED.
+ */
+export const AUDITED_ROUTES: Readonly<Record<string, AuditedRoute>> = {
+  'POST /api/v1/admin/orgs': {
+    action: 'org.create',
+    target: ({ body, response }) => ({ org: body?.org_slug ?? response?.org_slug, id: body?.org_slug }),
+    details: ({ body, response }) => ({ plan: body?.plan, key_id: response?.key_id, key_prefix: response?.key_prefix }),
+  },
+  'PATCH /api/v1/admin/orgs/:org/subscription': { action: 'subscription.update', target: orgOnly, details: ({ body }) => ({ changes: body }) },
+  'POST /api/v1/admin/orgs/:org/keys': { action: 'key.create', target: ({ params, response }) => ({ org: params.org, id: response?.key_id }), details: ({ response }) => ({ key_prefix: response?.key_prefix }) },
+  'DELETE /api/v1/admin/orgs/:org/keys/:key_id': { action: 'key.revoke', target: byParam('key_id') },
+
+  'PUT /api/v1/admin/orgs/:org/credentials/:provider': {
+    action: ({ response }) => (response?.rotated === true ? 'credential.rotate' : 'credential.set'),
+    target: ({ params, body }) => ({ org: params.org, id: `${String(params.provider)}/${String(body?.credential_id ?? 'default')}` }),
+    details: ({ response }) => ({ version: response?.version }),
+  },
+  'DELETE /api/v1/admin/orgs/:org/credentials/:provider': { action: 'credential.delete', target: ({ params, query }) => ({ org: params.org, id: `${String(params.provider)}/${String(query.credential_id ?? 'default')}` }) },
+
+  'PUT /api/v1/scheduler/schedule/:schedule_id': { action: 'schedule.update', target: ({ params, response }) => ({ org: response?.org_slug, id: params.schedule_id }), details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
+  'PUT /api/v1/pipelines/schedules/:org': { action: 'schedule.update', target: ({ params, body }) => ({ org: params.org, id: body?.schedule_id }), details: ({ body }) => ({ fields: Object.keys(body ?? {}).filter((key) => key !== 'schedule_id') }) },
+  'DELETE /api/v1/pipelines/schedules/:org/:schedule_id': { action: 'schedule.delete', target: byParam('schedule_id') },
+
+  'POST /api/v1/pipelines/backfill/:org/:provider/:domain/:pipeline': {
+    action: 'backfill.create',
+    target: ({ params, response }) => ({ org: params.org, id: response?.backfill_id }),
+    details: ({ params, body }) => ({ route: `${String(params.provider)}/${String(params.domain)}/${String(params.pipeline)}`, start_date: body?.start_date, end_date: body?.end_date, mode: body?.mode }),
+  },
+  'POST /api/v1/pipelines/backfill/:org/:backfill_id/cancel': { action: 'backfill.cancel', target: byParam('backfill_id') },
+  'POST /api/v1/pipelines/cancel/:org/:run_id': { action: 'run.cancel', target: byParam('run_id') },
+
+  'PUT /api/v1/notifications/:org/settings': { action: 'notification.settings.update', target: orgOnly, details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
+  'PUT /api/v1/notifications/:org/channels/:name': {
+    action: 'notification.channel.set',
+    target: byParam('name'),
+    // Never the URL or the secret: the kind, which events it takes, and whether it is new.
+    details: ({ body, status }) => ({
+      kind: body?.kind,
+      events: Array.isArray(body?.events) ? body.events.map((route) => (route as { kind?: unknown }).kind) : undefined,
+      created: status === 201 ? true : status === 200 ? false : undefined,
+    }),
+  },
+  'DELETE /api/v1/notifications/:org/channels/:name': { action: 'notification.channel.delete', target: byParam('name') },
+  'POST /api/v1/notifications/:org/test': { action: 'notification.channel.test', target: ({ params, body }) => ({ org: params.org, id: body?.channel }) },
+
+  'POST /api/v1/alerts/:org/rules': { action: 'alert_rule.create', target: ({ params, response }) => ({ org: params.org, id: response?.rule_id }), details: ({ body }) => ({ name: body?.name, kind: body?.kind }) },
+  'PUT /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.replace', target: byParam('rule_id'), details: ({ body }) => ({ kind: body?.kind }) },
+  'PATCH /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.update', target: byParam('rule_id'), details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
+  'DELETE /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.delete', target: byParam('rule_id') },
+
+  'PUT /api/v1/subscriptions/plans/:org': { action: 'saas_plans.replace', target: orgOnly, details: ({ response }) => ({ rows: response?.rows }) },
+};
+
+/** Mutating routes that are not admin actions, each with why (the test requires a reason). */
+export const NOT_AUDITED: Readonly<Record<string, string>> = {
+  'POST /api/v1/pipelines/run/:org/:provider/:domain/:pipeline': 'a run is its own record: pipeline_runs (created_by, trigger) and its transitions',
+  'POST /api/v1/scheduler/trigger': 'called by Cloud Scheduler every minute; each run it enqueues is recorded as a run with trigger schedule',
+  'POST /api/v1/scheduler/process-queue': 'called by Cloud Scheduler; executes queued runs, changes no setting',
+  'POST /api/v1/scheduler/queue/process': 'called by Cloud Scheduler; executes queued runs, changes no setting',
+  'POST /api/v1/alerts/:org/evaluate': 'measures spend against the rules, changes none; the alerts it opens are their own record',
+};
+
+/** Written per request between the hooks. */
+interface AuditState {
+  route: AuditedRoute;
+  entry: AuditEntry;
+  /** The pending row, once the handler was reached. */
+  id?: number;
+  /** The pending row could not be written: the request was refused, and that was logged. */
+  refused?: boolean;
+  response?: Record<string, unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auditState: AuditState | null;
+  }
+  interface FastifyInstance {
+    /** Every POST, PUT, PATCH and DELETE route registered, `METHOD url`: what the audit declarations must cover. */
+    mutatingRoutes: readonly string[];
+  }
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Applies AUDITED_ROUTES to every route (registered before them, in server.ts). An action
+ * that reaches its handler is written first as `pending` and refused with 503 when that row
+ * cannot be written: no admin action runs unrecorded (fail closed). Its outcome is written
+ * in onSend, before the response leaves, so a caller that saw a success can read its entry.
+ * A request refused before its handler (401, 403, 400) is written once, in onSend. A failed
+ * write after the action ran cannot undo it: it is logged as an error with the whole entry.
+ */
+export function registerAudit(server: FastifyInstance, deps: { audit: AuditStore; logger: Logger }): void {
+  const log = deps.logger.child({ component: 'audit' });
+  server.decorateRequest('auditState', null);
+  const mutating: string[] = [];
+  server.decorate('mutatingRoutes', mutating);
+  server.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (MUTATING.has(method)) mutating.push(`${method} ${route.url}`);
+  });
+  server.addHook('onReady', async () => {
+    const undeclared = mutating.filter((route) => !(route in AUDITED_ROUTES) && !(route in NOT_AUDITED));
+    if (undeclared.length > 0) log.warn({ routes: undeclared }, 'mutating routes neither audited nor declared NOT_AUDITED in src/api/audit.ts');
+  });
+
+  server.addHook('onRequest', async (request) => {
+    const route = AUDITED_ROUTES[`${request.method} ${request.routeOptions.url ?? ''}`];
+    if (route) request.auditState = { route, entry: { ...actorOf(request), via: 'api', action: '', org_slug: null, request_id: request.id, outcome: 'pending' } };
+  });
+
+  server.addHook('preHandler', async (request) => {
+    const state = request.auditState;
+    if (!state) return;
+    const context = contextOf(request, undefined, undefined);
+    Object.assign(state.entry, described(state.route, context));
+    try {
+      state.id = await deps.audit.record(state.entry);
+    } catch (error) {
+      state.refused = true;
+      log.error({ err: error, audit: state.entry }, 'audit write failed: the action was refused');
+      throw new UnavailableError('The audit log cannot be written: admin actions are refused until it can', { cause: error });
+    }
+  });
+
+  server.addHook('preSerialization', async (request, _reply, payload) => {
+    if (request.auditState && typeof payload === 'object' && payload !== null) request.auditState.response = payload as Record<string, unknown>;
+    return payload;
+  });
+
+  server.addHook('onSend', async (request, reply) => {
+    const state = request.auditState;
+    if (!state || state.refused) return;
+    const end = outcomeOf(reply, state.response);
+    if (state.id === undefined) {
+      // Refused before its handler: its body was not validated, so it is not read.
+      const entry = { ...state.entry, ...described(state.route, contextOf(request, undefined, reply.statusCode, false)), ...end };
+      await deps.audit.record(entry).catch((error: unknown) => log.error({ err: error, audit: entry }, 'audit write failed'));
+      return;
+    }
+    const context = contextOf(request, end.outcome === 'success' ? state.response : undefined, reply.statusCode);
+    const after = described(state.route, context);
+    await deps.audit
+      .settle(state.id, { ...end, action: after.action, org_slug: after.org_slug, target_id: after.target_id, details: after.details })
+      .catch((error: unknown) => log.error({ err: error, audit: { ...state.entry, ...after, ...end, id: state.id } }, 'audit write failed: the action ran, its entry stays pending'));
+  });
+}
+
+function contextOf(request: FastifyRequest, response: Record<string, unknown> | undefined, status: number | undefined, validated = true): AuditContext {
+  const record = (value: unknown) => (typeof value === 'object' && value !== null && !Buffer.isBuffer(value) ? (value as Record<string, unknown>) : {});
+  return { params: record(request.params), query: record(request.query), body: validated ? record(request.body) : undefined, response, status };
+}
+
+function described(route: AuditedRoute, context: AuditContext): Pick<AuditEntry, 'action' | 'org_slug' | 'target_id' | 'details'> {
+  const target = route.target(context);
+  return {
+    action: typeof route.action === 'string' ? route.action : route.action(context),
+    org_slug: slugOrNull(target.org),
+    target_id: identifierOrNull(target.id),
+    details: definedOnly(route.details?.(context) ?? {}),
+  };
+}
+
+function outcomeOf(reply: FastifyReply, response: Record<string, unknown> | undefined): { outcome: 'success' | 'failure'; status: number; error_code: string | null } {
+  const status = reply.statusCode;
+  if (status < 400) return { outcome: 'success', status, error_code: null };
+  const code = (response?.error as { code?: unknown } | undefined)?.code;
+  return { outcome: 'failure', status, error_code: typeof code === 'string' ? code.slice(0, 64) : null };
+}
+
+/**
+ * Who acted, as the route authenticates: the root key, or an org key by its display prefix
+ * (what `key create` prints and org_api_keys.key_prefix keeps), never the key. On a refused
+ * request it is what was presented.
+ */
+function actorOf(request: FastifyRequest): Pick<AuditEntry, 'actor' | 'actor_org'> {
+  const security = JSON.stringify((request.routeOptions.schema as { security?: unknown } | undefined)?.security ?? []);
+  if (security.includes('rootKey')) return { actor: typeof request.headers['x-ca-root-key'] === 'string' ? 'root' : 'anonymous', actor_org: null };
+  const key = request.headers['x-api-key'];
+  if (typeof key !== 'string' || key.length === 0) return { actor: 'anonymous', actor_org: null };
+  const known = apiKeyPrefix(key);
+  return known ? { actor: `key:${known.prefix}`, actor_org: known.orgSlug } : { actor: 'invalid-key', actor_org: null };
+}
+
+const SLUG = /^[a-z][a-z0-9_]{1,48}[a-z0-9]$/;
+const IDENTIFIER = /^[A-Za-z0-9_.:/@-]{1,200}$/;
+const slugOrNull = (value: unknown) => (typeof value === 'string' && SLUG.test(value) ? value : null);
+const identifierOrNull = (value: unknown) => (typeof value === 'string' && IDENTIFIER.test(value) ? value : null);
+const definedOnly = (details: Record<string, unknown>) => Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
