@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger.ts';
 import { costAlertStore, type AlertStatus, type AlertView, type Resolution } from '../store/cost-alerts.ts';
 import type { Db } from '../store/db.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
-import type { ClosedDayPolicy } from './closed-days.ts';
+import { closedDayPolicy, type ClosedDayPolicy } from './closed-days.ts';
 import { evaluateAlerts, type EvaluationResult } from './evaluate-alerts.ts';
 import { checkRule, type AlertRule, type RuleDefinition } from './rule-spec.ts';
 
@@ -35,16 +35,31 @@ export interface CostAlerts {
   updateRule(orgSlug: string, ruleId: string, body: unknown, mode: 'replace' | 'merge'): Promise<AlertRule>;
   deleteRule(orgSlug: string, ruleId: string): Promise<void>;
   listAlerts(orgSlug: string, options?: { status?: AlertStatus | undefined; ruleId?: string | undefined; limit?: number | undefined }): Promise<AlertView[]>;
-  /** evaluateAlerts for one org now: after a load that wrote FOCUS rows, or on demand. */
+  /** evaluateAlerts for one org now, on demand. */
   evaluate(orgSlug: string): Promise<EvaluationResult>;
-  /** The daily pass: every org with an enabled rule, one after the other; an org that fails is logged and reported, the others go on. */
-  evaluateAll(): Promise<DailyPassResult>;
+  /**
+   * After a load that wrote FOCUS rows: evaluates now, and marks the org due again once the
+   * load has settled (the days it wrote are closed only then; evaluateDue answers that).
+   */
+  afterLoad(orgSlug: string): Promise<EvaluationResult>;
+  /**
+   * The evaluations due, one org after the other until none is left or `stopped()`: the orgs
+   * whose last load has settled, and, with `dailyPass`, every org with an enabled rule not yet
+   * evaluated by today's (UTC) pass. Each is taken under a lease, so processes share them. An org
+   * that fails is logged and reported, the others go on; once its lease runs out it is taken again.
+   */
+  evaluateDue(options?: { dailyPass?: boolean; stopped?: () => boolean }): Promise<DailyPassResult>;
 }
 
 /** Whether a run's written tables (its steps' `result.tables`, `dataset.table`) include FOCUS rows: then the org's alerts are due an evaluation. */
 export function wroteFocusRows(tables: readonly string[]): boolean {
   return tables.some((table) => table === FOCUS_TABLE || table.endsWith(`.${FOCUS_TABLE}`));
 }
+
+/** An org's taken evaluation is its process's for this long (one takes well under a minute). */
+const PASS_LEASE_MS = 10 * 60_000;
+/** Orgs taken at a time: a process that stops leaves at most these to their leases. */
+const PASS_BATCH = 10;
 
 export function costAlerts(deps: CostAlertsDeps): CostAlerts {
   const store = costAlertStore(deps.db);
@@ -74,15 +89,30 @@ export function costAlerts(deps: CostAlertsDeps): CostAlerts {
     listAlerts: (orgSlug, options = {}) => store.listAlerts(orgSlug, { status: options.status, ruleId: options.ruleId, limit: options.limit ?? 100 }),
     evaluate,
 
-    async evaluateAll() {
+    async afterLoad(orgSlug) {
+      // A minute past the settling time: the load's own timestamps are the worker's clock.
+      await store.evaluationDue(orgSlug, closedDayPolicy(deps.policy).settleHours * 3_600_000 + 60_000);
+      return evaluate(orgSlug);
+    },
+
+    async evaluateDue({ dailyPass = false, stopped = () => false } = {}) {
       const result: DailyPassResult = { orgs: 0, events: 0, failed: [] };
-      for (const orgSlug of await store.orgsWithRules()) {
-        result.orgs++;
-        try {
-          result.events += (await evaluate(orgSlug)).events;
-        } catch (error) {
-          deps.logger.error({ err: error, org_slug: orgSlug }, 'cost alert evaluation failed');
-          result.failed.push({ org_slug: orgSlug, error: errorMessage(error) });
+      const day = dailyPass ? deps.clock.now().toISOString().slice(0, 10) : undefined;
+      // Once per org a pass: what a load makes due meanwhile is due later, not now.
+      const evaluated = new Set<string>();
+      while (!stopped()) {
+        const taken = (await store.takeDueEvaluations(day, PASS_LEASE_MS, PASS_BATCH)).filter((due) => !evaluated.has(due.org_slug));
+        if (taken.length === 0) break;
+        for (const due of taken) {
+          evaluated.add(due.org_slug);
+          result.orgs++;
+          try {
+            result.events += (await evaluate(due.org_slug)).events;
+            await store.evaluationDone(due, day);
+          } catch (error) {
+            deps.logger.error({ err: error, org_slug: due.org_slug }, 'cost alert evaluation failed');
+            result.failed.push({ org_slug: due.org_slug, error: errorMessage(error) });
+          }
         }
       }
       return result;

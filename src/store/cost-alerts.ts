@@ -59,6 +59,22 @@ const STATE = `SELECT ${alertColumns('a')} FROM cost_alerts a
   WHERE a.org_slug = $1 AND (a.status = 'open' OR a.period_end >= $2::date OR a.resolved_day >= $2::date)
   ORDER BY a.rule_id, a.group_key, a.basis, a.period_start`;
 
+// The candidates are read without locks; the upsert's WHERE is judged again on the row as it
+// is when the write gets its lock, so of two processes taking the same org one wins. $1 is the
+// day of a daily pass, or null outside its hours.
+const EVALUATION_DUE = `(p.lease_until IS NULL OR p.lease_until < now())
+  AND (p.due_at <= now() OR ($1::date IS NOT NULL AND (p.passed_on IS NULL OR p.passed_on < $1::date)))`;
+const TAKE_DUE_EVALUATIONS = `
+  WITH due AS (
+    SELECT r.org_slug FROM (SELECT DISTINCT org_slug FROM cost_alert_rules WHERE is_enabled) r
+    LEFT JOIN cost_alert_passes p ON p.org_slug = r.org_slug
+    WHERE ${EVALUATION_DUE}
+    ORDER BY p.due_at NULLS LAST, r.org_slug LIMIT $2)
+  INSERT INTO cost_alert_passes AS p (org_slug, lease_until)
+  SELECT org_slug, now() + $3 * interval '1 millisecond' FROM due
+  ON CONFLICT (org_slug) DO UPDATE SET lease_until = excluded.lease_until WHERE ${EVALUATION_DUE}
+  RETURNING p.org_slug, p.due_at::text AS due_at`;
+
 export interface CostAlertStore {
   createRule(orgSlug: string, rule: RuleDefinition): Promise<AlertRule>;
   /** Replaces a rule's definition; its open alerts end (without an event) when what it measures changed or it was disabled. */
@@ -77,8 +93,23 @@ export interface CostAlertStore {
    * stateFingerprint); false when another evaluation changed it first: nothing is written.
    */
   applyEvaluation(orgSlug: string, since: string, expected: string, writes: AlertWrite[], now: Date): Promise<boolean>;
-  /** Orgs with at least one enabled rule: the daily pass evaluates these. */
-  orgsWithRules(): Promise<string[]>;
+  /** The org is due an evaluation `afterMs` from now (database clock), or later if it already was. */
+  evaluationDue(orgSlug: string, afterMs: number): Promise<void>;
+  /**
+   * Takes up to `limit` orgs with an enabled rule, not leased to another process, whose
+   * evaluation is due (due_at passed) or, with `day` (UTC), whose daily pass for that day is not
+   * done; leases each for `leaseMs` on the database clock. Exactly-once between processes: an
+   * org taken by one is not returned to another until its lease ends.
+   */
+  takeDueEvaluations(day: string | undefined, leaseMs: number, limit: number): Promise<DueEvaluation[]>;
+  /** A taken evaluation is done: its lease ends, the due time it answered is cleared (unless a later load moved it), and `day`'s pass is recorded. */
+  evaluationDone(taken: DueEvaluation, day: string | undefined): Promise<void>;
+}
+
+export interface DueEvaluation {
+  org_slug: string;
+  /** As PostgreSQL prints it: a Date would lose its microseconds, and no longer match. */
+  due_at: string | null;
 }
 
 /** The identity of an alert state: any write by another evaluation changes it. */
@@ -192,7 +223,24 @@ export function costAlertStore(db: Db): CostAlertStore {
       });
     },
 
-    orgsWithRules: async () => (await db.query<{ org_slug: string }>('SELECT DISTINCT org_slug FROM cost_alert_rules WHERE is_enabled ORDER BY org_slug')).map((row) => row.org_slug),
+    async evaluationDue(orgSlug, afterMs) {
+      await db.query(
+        `INSERT INTO cost_alert_passes AS p (org_slug, due_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+         ON CONFLICT (org_slug) DO UPDATE SET due_at = GREATEST(p.due_at, excluded.due_at)`,
+        [orgSlug, afterMs],
+      );
+    },
+
+    takeDueEvaluations: (day, leaseMs, limit) => db.query<DueEvaluation>(TAKE_DUE_EVALUATIONS, [day ?? null, limit, leaseMs]),
+
+    async evaluationDone(taken, day) {
+      await db.query(
+        `UPDATE cost_alert_passes SET lease_until = NULL, passed_on = COALESCE($2::date, passed_on),
+                due_at = CASE WHEN due_at IS NOT DISTINCT FROM $3::timestamptz THEN NULL ELSE due_at END
+          WHERE org_slug = $1`,
+        [taken.org_slug, day ?? null, taken.due_at],
+      );
+    },
   };
 }
 
