@@ -44,6 +44,30 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     return Promise.all(tables.map(async (t) => ({ ...t, rows: await warehouse.query(`SELECT ${t.columns.map((c) => `"${c.name}"`).join(', ')} FROM ${t.name}`) })));
   }
 
+
+  /** Inserts rows (column -> SQL literal text or value) into a table of the org dataset, lineage filled in. */
+  async function insert(table: string, pipeline: string, rows: Record<string, string | number | boolean | null>[]) {
+    const literal = (v: string | number | boolean | null) => (v === null ? 'NULL' : typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : String(v));
+    const line = (row: Record<string, string | number | boolean | null>) => {
+      // The raw tables' required bucket (or point) of the day the row counts.
+      const day = String(row.usage_date ?? '2026-01-01');
+      const bucket = table.endsWith('gemini_usage_raw') ? { point_start: `${day} 00:00:00+00`, point_end: `${day} 23:59:59+00`, metric_type: 'token_count' } : { bucket_start: `${day} 00:00:00+00`, bucket_end: `${day} 23:59:59+00` };
+      const all = { ...bucket, ...row, x_org_slug: ORG, x_pipeline_id: pipeline, x_credential_id: 'default', x_pipeline_run_date: String(row.usage_date ?? '2026-01-01'), x_run_id: 'raw_1', x_ingested_at: '2026-01-02 00:00:00+00', x_ingestion_date: '2026-01-02' };
+      return `SELECT ${Object.entries(all).map(([k, v]) => `${literal(v)} AS "${k}"`).join(', ')}`;
+    };
+    await warehouse.runScript([{ sql: `INSERT INTO ${table} BY NAME ${rows.map(line).join(' UNION ALL BY NAME ')}` }]);
+  }
+
+  /** Runs a DuckDB procedure the way generic.procedure_executor does: setup statements, then its SELECT replaces the partition. */
+  async function runDuckDb(procedure: string, variables: Record<string, string>, target: { table: string; schema: string; runDateColumn: string }) {
+    const statements = await procedureStatements(procedure, 'duckdb', variables);
+    await warehouse.replacePartition({
+      dataset: DATASET, table: target.table, schema: target.schema, lineage: lineage(variables.pipeline_id as string),
+      runDates: { start: variables.start_date as string, end: variables.end_date as string }, runDateColumn: target.runDateColumn,
+      setup: statements.slice(0, -1).map((sql) => ({ sql, params: variables })), select: { sql: statements.at(-1) as string, params: variables },
+    });
+  }
+
   /** Every statement analyses; the last one evaluates to the rows DuckDB wrote to `target` (lineage aside). */
   async function assertSameRows(dialect: BigQueryDialect, statements: string[], params: SqlParams, target: { table: string; schema: string; where: string }) {
     for (const sql of statements) await dialect.analyze(sql, params);
@@ -57,6 +81,102 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     assert.deepEqual(canonicalRows(rows, names, types), canonicalRows(duck, names, types));
     return rows.length;
   }
+
+
+  describe('genai', () => {
+    const pipeline = 'openai_payg';
+    const variables = runVariables(pipeline, '2026-03-01', '2026-03-03');
+    const raw = ['genai_openai_usage_raw', 'genai_openai_costs_raw', 'genai_anthropic_usage_raw', 'genai_anthropic_costs_raw', 'genai_gemini_usage_raw'];
+    let rawTables: BqTable[];
+
+    before(async () => {
+      for (const table of [...raw, 'genai_payg_usage_daily', 'genai_payg_cost_daily']) await warehouse.ensureTable(DATASET, table, `genai/${table}`);
+      rawTables = await Promise.all(raw.map((table) => schemaTable(DATASET, table, `genai/${table}`)));
+      const account = { billing_account_id: 'org-1', billing_account_name: 'Acme AI' };
+      // Both OpenAI token definitions (docs/genai-costs.md), a batch and a flex tier, embeddings,
+      // images, vector storage, web search; cost lines of models and of tools.
+      await insert(`${DATASET}.genai_openai_usage_raw`, pipeline, [
+        { ...account, usage_date: '2026-03-01', endpoint: 'completions', project_id: 'proj_a', model: 'gpt-4o', batch: false, service_tier: 'default', input_tokens: 1000, output_tokens: 800, input_cached_tokens: 200, input_audio_tokens: 50, output_audio_tokens: 3103 },
+        { ...account, usage_date: '2026-03-02', endpoint: 'completions', project_id: 'proj_a', model: 'gpt-4o', batch: false, service_tier: 'flex', input_tokens: 1500, output_tokens: 900, input_cached_tokens: 300, input_cache_write_tokens: 100, input_text_tokens: 1000, input_audio_tokens: 60, input_image_tokens: 40, output_text_tokens: 850, output_image_tokens: 50 },
+        { ...account, usage_date: '2026-03-02', endpoint: 'completions', project_id: 'proj_b', model: 'gpt-4o-mini', batch: true, service_tier: null, input_tokens: 70, output_tokens: 30, input_uncached_tokens: 60, input_cached_text_tokens: 10 },
+        { ...account, usage_date: '2026-03-02', endpoint: 'embeddings', project_id: 'proj_b', model: 'text-embedding-3-small', input_tokens: 5000 },
+        { ...account, usage_date: '2026-03-03', endpoint: 'images', project_id: 'proj_a', model: 'dall-e-3', images: 4 },
+        { ...account, usage_date: '2026-03-03', endpoint: 'vector_stores', project_id: 'proj_a', usage_bytes: 123456789 },
+        { ...account, usage_date: '2026-03-03', endpoint: 'web_search_calls', project_id: 'proj_a', num_requests: 7 },
+      ]);
+      await insert(`${DATASET}.genai_openai_costs_raw`, pipeline, [
+        { ...account, usage_date: '2026-03-02', project_id: 'proj_a', line_item: 'gpt-4o, input', amount_value: 0.0025, currency: 'usd', quantity: 1000, quantity_unit: 'tokens' },
+        { ...account, usage_date: '2026-03-02', project_id: 'proj_a', line_item: 'gpt-4o, cached input', amount_value: 0.000375, currency: 'usd', quantity: 0.3, quantity_unit: '1000_tokens' },
+        { ...account, usage_date: '2026-03-02', project_id: 'proj_a', line_item: 'gpt-4o, output flex', amount_value: 0.0085, currency: 'usd', quantity: 850, quantity_unit: 'tokens' },
+        { ...account, usage_date: '2026-03-02', project_id: 'proj_b', line_item: 'Web search tool calls', amount_value: 0.07, currency: 'usd', quantity: null, quantity_unit: null },
+        { ...account, usage_date: '2026-03-02', project_id: 'proj_b', line_item: 'odd, line, item', amount_value: 1.5, currency: 'usd', quantity: null, quantity_unit: null },
+      ]);
+      await insert(`${DATASET}.genai_anthropic_usage_raw`, pipeline, [
+        { ...account, usage_date: '2026-03-01', workspace_id: null, model: 'claude-sonnet-4', service_tier: 'standard', context_window: '0-200k', uncached_input_tokens: 900, cache_creation_5m_input_tokens: 100, cache_creation_1h_input_tokens: 0, cache_read_input_tokens: 300, output_tokens: 400, web_search_requests: 2 },
+      ]);
+      await insert(`${DATASET}.genai_anthropic_costs_raw`, pipeline, [
+        { ...account, usage_date: '2026-03-01', workspace_id: null, cost_type: 'tokens', model: 'claude-sonnet-4', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', amount_cents: 0.27, currency: 'USD' },
+        { ...account, usage_date: '2026-03-01', workspace_id: null, cost_type: 'web_search', model: 'claude-sonnet-4', service_tier: 'standard', token_type: null, context_window: '0-200k', amount_cents: 2, currency: 'USD' },
+      ]);
+      await insert(`${DATASET}.genai_gemini_usage_raw`, pipeline, [
+        { ...account, usage_date: '2026-03-03', gcp_project_id: 'gp-1', direction: 'input', model: 'gemini-2.5-pro', token_count: 12345 },
+        { ...account, usage_date: '2026-03-03', gcp_project_id: 'gp-1', direction: 'output', model: 'gemini-2.5-pro', token_count: 0 },
+      ]);
+    });
+
+    test('sp_genai_1_consolidate_usage_daily: analysed, and evaluated to DuckDB\'s rows', async () => {
+      await runDuckDb('genai/sp_genai_1_consolidate_usage_daily', variables, { table: 'genai_payg_usage_daily', schema: 'genai/genai_payg_usage_daily', runDateColumn: 'usage_date' });
+      const dialect = bigQueryDialect(zeta, language, DATASET, await filled(rawTables), []);
+      const rows = await assertSameRows(dialect, await procedureStatements('genai/sp_genai_1_consolidate_usage_daily', 'bigquery', variables), variables, { table: 'genai_payg_usage_daily', schema: 'genai/genai_payg_usage_daily', where: `x_run_id = 'run_1'` });
+      assert.ok(rows >= 25, `${rows} usage keys`);
+    });
+
+    test('sp_genai_2_calculate_costs: analysed, and evaluated to DuckDB\'s rows over the same staged prices', async () => {
+      const columns = ['usage_date', 'model', 'token_type', 'pricing_tier', 'context_window', 'pricing_unit', 'pricing_factor', 'list_unit_price', 'contracted_unit_price', 'price_status', 'list_price_source', 'price_model_id', 'price_source', 'price_effective_from', 'override_note'];
+      const price = (day: string, model: string | null, tokenType: string, tier: string, window: string | null, unit: string, factor: string, list: string | null, contracted: string | null) =>
+        [day, model, tokenType, tier, window, unit, factor, list, contracted, list ? 'priced' : 'unknown_model', list ? 'price_list' : null, model, list ? 'genai-prices' : null, list ? '2026-01-01' : null, null];
+      const prices = [
+        price('2026-03-01', 'gpt-4o', 'input', 'standard', null, 'MTok', '0.000001', '2.5', '2.25'),
+        price('2026-03-01', 'gpt-4o', 'output', 'standard', null, 'MTok', '0.000001', '10', '10'),
+        price('2026-03-01', 'claude-sonnet-4', 'input', 'standard', '0-200k', 'MTok', '0.000001', '3', '3'),
+        price('2026-03-02', 'gpt-4o', 'input', 'flex', null, 'MTok', '0.000001', '1.25', '1.25'),
+        price('2026-03-02', 'gpt-4o', 'output', 'flex', null, 'MTok', '0.000001', null, null),
+        price('2026-03-03', 'gemini-2.5-pro', 'input', 'standard', null, 'MTok', '0.000001', '1.25', '1.1'),
+        price('2026-03-03', null, 'vector_storage', 'standard', null, 'GiB-Hours', '1', '0.000138888888888889', '0.000138888888888889'),
+      ];
+      const literal = (v: string | null) => (v === null ? 'NULL' : `'${v}'`);
+      await warehouse.runScript([{ sql: `CREATE OR REPLACE TABLE staged (${columns.map((c) => `"${c}" VARCHAR`).join(', ')})` }, { sql: `INSERT INTO staged VALUES ${prices.map((p) => `(${p.map(literal).join(', ')})`).join(', ')}` }]);
+      await runDuckDb('genai/sp_genai_2_calculate_costs', variables, { table: 'genai_payg_cost_daily', schema: 'genai/genai_payg_cost_daily', runDateColumn: 'usage_date' });
+      const usage = await schemaTable(DATASET, 'genai_payg_usage_daily', 'genai/genai_payg_usage_daily');
+      const staged: BqTable = { name: 'staged', columns: columns.map((name) => ({ name, type: 'STRING' })), rows: prices.map((p) => Object.fromEntries(columns.map((c, i) => [c, p[i]]))) };
+      const dialect = bigQueryDialect(zeta, language, DATASET, [...(await filled([usage])), staged], []);
+      await assertSameRows(dialect, await procedureStatements('genai/sp_genai_2_calculate_costs', 'bigquery', variables), variables, { table: 'genai_payg_cost_daily', schema: 'genai/genai_payg_cost_daily', where: `x_run_id = 'run_1'` });
+    });
+
+    test('sp_genai_3_convert_to_focus: analysed, and evaluated to DuckDB\'s rows', async () => {
+      await runDuckDb('genai/sp_genai_3_convert_to_focus', variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', runDateColumn: 'ChargePeriodStart' });
+      const costs = await schemaTable(DATASET, 'genai_payg_cost_daily', 'genai/genai_payg_cost_daily');
+      const dialect = bigQueryDialect(zeta, language, DATASET, await filled([costs]), []);
+      const rows = await assertSameRows(dialect, await procedureStatements('genai/sp_genai_3_convert_to_focus', 'bigquery', variables), variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', where: `x_pipeline_id = '${pipeline}'` });
+      assert.ok(rows >= 5, `${rows} FOCUS rows`);
+    });
+  });
+
+  test('demo/sp_demo_1_generate_usage: analysed; evaluated to the same days, teams, services and prices (quantities are FARM_FINGERPRINT\'s, see the file)', async () => {
+    const variables = { ...runVariables('demo_usage_daily_cost', '2026-02-27', '2026-03-02'), teams: '4' };
+    await warehouse.ensureTable(DATASET, 'demo_usage_raw', 'demo/demo_usage_raw');
+    await runDuckDb('demo/sp_demo_1_generate_usage', variables, { table: 'demo_usage_raw', schema: 'demo/demo_usage_raw', runDateColumn: 'usage_date' });
+    const dialect = bigQueryDialect(zeta, language, DATASET, [], []);
+    const [select] = await procedureStatements('demo/sp_demo_1_generate_usage', 'bigquery', variables);
+    await dialect.analyze(select as string, variables);
+    const { rows } = await dialect.evaluate(select as string, variables);
+    const key = (r: Record<string, unknown>) => `${String(r.usage_date).slice(0, 10)} ${String(r.team)} ${String(r.service)} ${Number(r.unit_price)}`;
+    const duck = await warehouse.query(`SELECT usage_date, team, service, unit_price FROM ${DATASET}.demo_usage_raw`);
+    assert.deepEqual(rows.map(key).sort(), duck.map(key).sort());
+    assert.equal(rows.length, 4 * 4 * 3, '4 days x 4 teams x 3 services');
+    assert.ok(rows.every((r) => Number(r.usage_quantity) >= 1 && Number(r.usage_quantity) < 1001));
+    assert.deepEqual((await dialect.evaluate(select as string, variables)).rows, rows, 'the same run gives the same quantities');
+  });
 
   describe('subscription', () => {
     const pipeline = 'subscription_costs';
