@@ -1,0 +1,148 @@
+import { rmSync } from 'node:fs';
+import { ProcessorError } from '../../shared/errors.ts';
+import { DUCKDB_TYPES } from '../duckdb/duckdb-warehouse.ts';
+import { stageBatches } from '../duckdb/stage-rows.ts';
+import { LINEAGE_FIELDS, type Field, type TableSchema } from '../table-schema.ts';
+import type { BatchPartitionWrite, PartitionWrite, SqlParams, VerifyContext } from '../warehouse.ts';
+import { commitScript, createStaging, insertColumns, keyParams, qualified, withLineage } from './partition-sql.ts';
+import { scratchTableName } from './job-ids.ts';
+import { scratchFile, type ScratchDuckDb } from './scratch-duckdb.ts';
+import { restFields, type RestField } from './table-resource.ts';
+
+/** What a partition replace needs of the warehouse around it (bigquery-warehouse.ts). */
+export interface ReplaceDeps {
+  /** A query job (script or statement) in the write's dataset; returns the job's rows when `read`. */
+  query(kind: string, idParts: readonly (string | number | undefined)[], sql: string, params: SqlParams | readonly unknown[], dataset: string, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
+  /** A load job of a local Parquet file into a table, replacing its rows; returns the rows loaded. */
+  load(idParts: readonly (string | number | undefined)[], file: string, dataset: string, table: string, signal?: AbortSignal): Promise<number>;
+  createTable(dataset: string, table: string, fields: RestField[], expiresInMs: number): Promise<void>;
+  describeTable(dataset: string, table: string): Promise<{ fields: RestField[]; rows: number }>;
+  dropTable(dataset: string, table: string): Promise<void>;
+  scratch(): Promise<ScratchDuckDb>;
+}
+
+type IdParts = readonly (string | number | undefined)[];
+
+/** Staging tables expire by themselves a day later, should a write never end (a killed worker). */
+const STAGING_LIFETIME_MS = 24 * 3_600_000;
+
+/**
+ * replacePartition in BigQuery: the select runs in BigQuery, as one script job (the write's
+ * setup statements, then CREATE TABLE staging AS the select with its lineage), so the rows never
+ * leave BigQuery; the checks read the staging table; one transaction then swaps the rows in.
+ */
+export async function replaceFromSelect(deps: ReplaceDeps, write: PartitionWrite, schema: TableSchema, idParts: IdParts, signal?: AbortSignal): Promise<{ rows: number }> {
+  const staging = scratchTableName('staging', idParts);
+  const params = mergeParams([...(write.setup ?? []).map((statement) => statement.params ?? {}), write.select.params ?? {}, keyParams(write)]);
+  const script = [...(write.setup ?? []).map((statement) => statement.sql), createStaging(qualified(write.dataset, staging), withLineage(write.select.sql, write.runDateColumn))].join(';\n');
+  try {
+    await deps.query('stage', idParts, script, params, write.dataset, signal);
+    const described = await deps.describeTable(write.dataset, staging);
+    await verifyAndCommit(deps, write, schema, staging, described.fields, idParts, signal);
+    return { rows: described.rows };
+  } finally {
+    await deps.dropTable(write.dataset, staging);
+  }
+}
+
+/**
+ * replacePartitionFromBatches in BigQuery: the batches are staged in the process's scratch
+ * DuckDB and written to one Parquet file, which a load job (never streaming inserts) puts in a
+ * staging table. Without a select of its own the rows are typed and given their lineage in
+ * DuckDB, so the file loads straight into a staging table of the target's columns. With one, the
+ * select is BigQuery SQL over `staged`: the text rows are loaded, exposed to it as a temporary
+ * table `staged`, and the select builds the staging table in BigQuery.
+ */
+export async function replaceFromBatches(deps: ReplaceDeps, write: BatchPartitionWrite, schema: TableSchema, idParts: IdParts, signal?: AbortSignal): Promise<{ rows: number; staged: number }> {
+  const scratch = await deps.scratch();
+  const staging = scratchTableName('staging', idParts);
+  const loaded = scratchTableName('staged', idParts);
+  const file = scratchFile(scratch, `${staging}.parquet`);
+  try {
+    const { staged, fields } = await scratch.withConnection(async (connection) => {
+      const count = await stageBatches(connection, write.columns, write.batches, signal);
+      const select = write.select ? 'SELECT * FROM staged' : typedWithLineage(write, schema.fields);
+      await connection.run(`COPY (${select}) TO ${file.sql} (FORMAT parquet, COMPRESSION zstd)`);
+      await connection.run('DROP TABLE staged');
+      return { staged: count, fields: write.select ? write.columns.map((name): RestField => ({ name, type: 'STRING', mode: 'NULLABLE' })) : loadFields(schema.fields, write.columns) };
+    }, signal);
+    if (!write.select) {
+      await deps.createTable(write.dataset, staging, fields, STAGING_LIFETIME_MS);
+      const rows = await deps.load(idParts, file.path, write.dataset, staging, signal);
+      await verifyAndCommit(deps, write, schema, staging, fields, idParts, signal);
+      return { rows, staged };
+    }
+    await deps.createTable(write.dataset, loaded, fields, STAGING_LIFETIME_MS);
+    await deps.load(idParts, file.path, write.dataset, loaded, signal);
+    const script = [`CREATE TEMP TABLE staged AS SELECT * FROM ${qualified(write.dataset, loaded)}`, createStaging(qualified(write.dataset, staging), withLineage(write.select.sql, write.runDateColumn))].join(';\n');
+    await deps.query('stage', idParts, script, mergeParams([write.select.params ?? {}, keyParams(write)]), write.dataset, signal);
+    const described = await deps.describeTable(write.dataset, staging);
+    await verifyAndCommit(deps, write, schema, staging, described.fields, idParts, signal);
+    return { rows: described.rows, staged };
+  } finally {
+    rmSync(file.path, { force: true });
+    await deps.dropTable(write.dataset, loaded);
+    await deps.dropTable(write.dataset, staging);
+  }
+}
+
+/**
+ * The checks, then the one transaction. DuckDB runs `verify` inside the open transaction, over
+ * the rows just inserted into the target; BigQuery cannot hold a transaction open across jobs of
+ * ours, so `verify` reads the staging table, which holds exactly the rows the commit will insert
+ * (`rows` is TRUE), and a check that throws means the commit is never submitted: the old rows stay.
+ * What a check cannot see here is the target's other rows beside the new ones.
+ */
+async function verifyAndCommit(deps: ReplaceDeps, write: PartitionWrite | BatchPartitionWrite, schema: TableSchema, staging: string, stagingFields: readonly RestField[], idParts: IdParts, signal?: AbortSignal): Promise<void> {
+  const target = qualified(write.dataset, write.table);
+  const insert = insertColumns(stagingFields, schema.fields, `${write.dataset}.${write.table}`);
+  if (write.verify) {
+    let checks = 0;
+    const context: VerifyContext = {
+      table: qualified(write.dataset, staging),
+      rows: 'TRUE',
+      parts: [],
+      all: (sql, params = []) => deps.query('verify', [...idParts, checks++], sql, params, write.dataset, signal),
+      query: (sql, params = {}) => deps.query('verify', [...idParts, checks++], sql, params, write.dataset, signal),
+    };
+    await write.verify(context);
+  }
+  await deps.query('commit', idParts, commitScript(target, qualified(write.dataset, staging), insert), keyParams(write), write.dataset, signal);
+}
+
+/** DuckDB's SELECT over `staged` (text columns): each column cast to its type, then the lineage, the run date checked. */
+function typedWithLineage(write: BatchPartitionWrite, fields: readonly Field[]): string {
+  const types = new Map(fields.map((field) => [field.name, field.type]));
+  const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  const { lineage, runDates } = write;
+  const columns = write.columns.map((column) => {
+    const type = types.get(column);
+    if (!type) throw new ProcessorError(`the step's rows have a column "${column}" that table ${write.dataset}.${write.table} does not have`, { retryable: false });
+    // JSON is loaded as text and parsed by the commit (PARSE_JSON), the type BigQuery loads surely.
+    return `CAST("${column.replace(/"/g, '""')}" AS ${type === 'JSON' ? 'VARCHAR' : DUCKDB_TYPES[type]}) AS "${column.replace(/"/g, '""')}"`;
+  });
+  const runDate = write.runDateColumn ? `CAST("${write.runDateColumn}" AS DATE)` : `DATE ${quote(runDates.start)}`;
+  const checked = `CASE WHEN ${runDate} BETWEEN DATE ${quote(runDates.start)} AND DATE ${quote(runDates.end)} THEN ${runDate}
+    ELSE error('row x_pipeline_run_date ' || coalesce(CAST(${runDate} AS VARCHAR), 'NULL') || ' is outside the run range ' || ${quote(`${runDates.start}..${runDates.end}`)}) END`;
+  const ingestedAt = `TIMESTAMPTZ ${quote(lineage.ingestedAt.toISOString())}`;
+  return `SELECT ${columns.join(', ')}, ${quote(lineage.orgSlug)} AS x_org_slug, ${quote(lineage.pipelineId)} AS x_pipeline_id, ${quote(lineage.credentialId)} AS x_credential_id,
+    ${checked} AS x_pipeline_run_date, ${quote(lineage.runId)} AS x_run_id, ${ingestedAt} AS x_ingested_at, CAST(${ingestedAt} AS DATE) AS x_ingestion_date FROM staged`;
+}
+
+/** The staging table a typed file loads into: the file's columns (the write's, then the lineage) typed as the target's, JSON as text. */
+function loadFields(fields: readonly Field[], columns: readonly string[]): RestField[] {
+  const written = new Set([...columns, ...LINEAGE_FIELDS.map((field) => field.name)]);
+  return restFields(fields.filter((field) => written.has(field.name))).map((field) => ({ ...field, type: field.type === 'JSON' ? 'STRING' : field.type, mode: 'NULLABLE' }));
+}
+
+/** One script has one set of parameters: its statements' sets joined, a name bound two ways refused. */
+function mergeParams(sets: readonly SqlParams[]): SqlParams {
+  const merged: SqlParams = {};
+  for (const set of sets) {
+    for (const [name, value] of Object.entries(set)) {
+      if (name in merged && merged[name] !== value) throw new ProcessorError(`SQL parameter @${name} is given two values in one write`, { retryable: false });
+      merged[name] = value;
+    }
+  }
+  return merged;
+}
