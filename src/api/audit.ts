@@ -26,6 +26,8 @@ export interface AuditedRoute {
 const org = ({ params }: AuditContext) => params.org;
 const byParam = (name: string) => (context: AuditContext) => ({ org: org(context), id: context.params[name] });
 const orgOnly = (context: AuditContext) => ({ org: org(context) });
+/** Which fields a change named (their values may be long or personal: a schedule's parameters). */
+const fieldsOf = ({ body }: AuditContext, except?: string) => (body ? { fields: Object.keys(body).filter((key) => key !== except) } : {});
 
 /**
  * Every mutating route that is an admin or credential action, keyed `METHOD url` as Fastify
@@ -50,19 +52,19 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditedRoute>> = {
   },
   'DELETE /api/v1/admin/orgs/:org/credentials/:provider': { action: 'credential.delete', target: ({ params, query }) => ({ org: params.org, id: `${String(params.provider)}/${String(query.credential_id ?? 'default')}` }) },
 
-  'PUT /api/v1/scheduler/schedule/:schedule_id': { action: 'schedule.update', target: ({ params, response }) => ({ org: response?.org_slug, id: params.schedule_id }), details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
-  'PUT /api/v1/pipelines/schedules/:org': { action: 'schedule.update', target: ({ params, body }) => ({ org: params.org, id: body?.schedule_id }), details: ({ body }) => ({ fields: Object.keys(body ?? {}).filter((key) => key !== 'schedule_id') }) },
+  'PUT /api/v1/scheduler/schedule/:schedule_id': { action: 'schedule.update', target: ({ params, response }) => ({ org: response?.org_slug, id: params.schedule_id }), details: fieldsOf },
+  'PUT /api/v1/pipelines/schedules/:org': { action: 'schedule.update', target: ({ params, body }) => ({ org: params.org, id: body?.schedule_id }), details: (context) => fieldsOf(context, 'schedule_id') },
   'DELETE /api/v1/pipelines/schedules/:org/:schedule_id': { action: 'schedule.delete', target: byParam('schedule_id') },
 
   'POST /api/v1/pipelines/backfill/:org/:provider/:domain/:pipeline': {
     action: 'backfill.create',
     target: ({ params, response }) => ({ org: params.org, id: response?.backfill_id }),
-    details: ({ params, body }) => ({ route: `${String(params.provider)}/${String(params.domain)}/${String(params.pipeline)}`, start_date: body?.start_date, end_date: body?.end_date, mode: body?.mode }),
+    details: ({ params, body }) => (body ? { route: `${String(params.provider)}/${String(params.domain)}/${String(params.pipeline)}`, start_date: body.start_date, end_date: body.end_date, mode: body.mode } : {}),
   },
   'POST /api/v1/pipelines/backfill/:org/:backfill_id/cancel': { action: 'backfill.cancel', target: byParam('backfill_id') },
   'POST /api/v1/pipelines/cancel/:org/:run_id': { action: 'run.cancel', target: byParam('run_id') },
 
-  'PUT /api/v1/notifications/:org/settings': { action: 'notification.settings.update', target: orgOnly, details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
+  'PUT /api/v1/notifications/:org/settings': { action: 'notification.settings.update', target: orgOnly, details: fieldsOf },
   'PUT /api/v1/notifications/:org/channels/:name': {
     action: 'notification.channel.set',
     target: byParam('name'),
@@ -78,10 +80,21 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditedRoute>> = {
 
   'POST /api/v1/alerts/:org/rules': { action: 'alert_rule.create', target: ({ params, response }) => ({ org: params.org, id: response?.rule_id }), details: ({ body }) => ({ name: body?.name, kind: body?.kind }) },
   'PUT /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.replace', target: byParam('rule_id'), details: ({ body }) => ({ kind: body?.kind }) },
-  'PATCH /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.update', target: byParam('rule_id'), details: ({ body }) => ({ fields: Object.keys(body ?? {}) }) },
+  'PATCH /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.update', target: byParam('rule_id'), details: fieldsOf },
   'DELETE /api/v1/alerts/:org/rules/:rule_id': { action: 'alert_rule.delete', target: byParam('rule_id') },
 
   'PUT /api/v1/subscriptions/plans/:org': { action: 'saas_plans.replace', target: orgOnly, details: ({ response }) => ({ rows: response?.rows }) },
+
+  // The requests; each procedure they change is an entry of its own too (procedure.create,
+  // procedure.replace, procedure.delete with the content hashes), written by the procedure
+  // service with the request's id (docs/procedures.md).
+  'POST /api/v1/procedures/sync': {
+    action: 'procedure.sync',
+    target: () => ({}),
+    details: ({ body, response }) => ({ force: body?.force, created: response?.created, updated: response?.updated, failed: Array.isArray(response?.failed) ? response.failed.map((failure) => (failure as { name?: unknown }).name) : undefined }),
+  },
+  'POST /api/v1/procedures/:name': { action: 'procedure.set', target: ({ params }) => ({ id: params.name }), details: ({ response }) => ({ content_hash: (response?.procedure as { content_hash?: unknown } | undefined)?.content_hash }) },
+  'DELETE /api/v1/procedures/:name': { action: 'procedure.remove', target: ({ params }) => ({ id: params.name }) },
 };
 
 /** Mutating routes that are not admin actions, each with why (the test requires a reason). */
@@ -186,12 +199,8 @@ function contextOf(request: FastifyRequest, response: Record<string, unknown> | 
 
 function described(route: AuditedRoute, context: AuditContext): Pick<AuditEntry, 'action' | 'org_slug' | 'target_id' | 'details'> {
   const target = route.target(context);
-  return {
-    action: typeof route.action === 'string' ? route.action : route.action(context),
-    org_slug: slugOrNull(target.org),
-    target_id: identifierOrNull(target.id),
-    details: definedOnly(route.details?.(context) ?? {}),
-  };
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return { action: typeof route.action === 'string' ? route.action : route.action(context), org_slug: text(target.org), target_id: text(target.id), details: route.details?.(context) ?? {} };
 }
 
 function outcomeOf(reply: FastifyReply, response: Record<string, unknown> | undefined): { outcome: 'success' | 'failure'; status: number; error_code: string | null } {
@@ -214,9 +223,3 @@ function actorOf(request: FastifyRequest): Pick<AuditEntry, 'actor' | 'actor_org
   const known = apiKeyPrefix(key);
   return known ? { actor: `key:${known.prefix}`, actor_org: known.orgSlug } : { actor: 'invalid-key', actor_org: null };
 }
-
-const SLUG = /^[a-z][a-z0-9_]{1,48}[a-z0-9]$/;
-const IDENTIFIER = /^[A-Za-z0-9_.:/@-]{1,200}$/;
-const slugOrNull = (value: unknown) => (typeof value === 'string' && SLUG.test(value) ? value : null);
-const identifierOrNull = (value: unknown) => (typeof value === 'string' && IDENTIFIER.test(value) ? value : null);
-const definedOnly = (details: Record<string, unknown>) => Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));

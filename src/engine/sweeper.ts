@@ -4,7 +4,7 @@ import type { MaintenanceStore } from '../store/maintenance.ts';
 export interface SweeperOptions {
   maintenance: MaintenanceStore;
   logger: Logger;
-  retention: { logDays: number; qualityDays: number };
+  retention: { logDays: number; qualityDays: number; auditDays?: number };
   /** Other periodic work, run after the repairs (the YAML schedules' sync). */
   more?: () => Promise<unknown>;
   /** Between two sweeps; the first runs at start. */
@@ -26,7 +26,7 @@ export function startSweeper(options: SweeperOptions): { sweep(): Promise<void>;
         const healed = await options.maintenance.healSlots();
         if (healed.length > 0) log.warn({ orgs: healed }, 'concurrency slot counters healed');
         const pruned = await options.maintenance.prune(options.retention);
-        if (pruned.logs + pruned.quality > 0) log.info(pruned, 'run history pruned past its retention');
+        if (pruned.logs + pruned.quality + pruned.audit > 0) log.info(pruned, 'run history and audit entries pruned past their retention');
         await options.more?.();
       } catch (error) {
         log.error({ err: error }, 'maintenance sweep failed');

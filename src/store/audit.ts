@@ -71,9 +71,18 @@ export interface AuditCursor {
   id: number;
 }
 
+/** What an org or a target may be: a caller's text that is not a plain identifier is not kept. */
+const SLUG = /^[a-z][a-z0-9_]{1,48}[a-z0-9]$/;
+const IDENTIFIER = /^[A-Za-z0-9_.:/@-]{1,200}$/;
+const slugOrNull = (value: string | null | undefined) => (value && SLUG.test(value) ? value : null);
+const identifierOrNull = (value: string | null | undefined) => (value && IDENTIFIER.test(value) ? value : null);
+
 const COLUMNS = 'id, created_at, org_slug, actor, actor_org, via, action, target_id, request_id, outcome, status, error_code, run_id, step_id, details';
 
-/** The audit log: each write is one statement, so recording never holds a transaction of its own. */
+/**
+ * The audit log: each write is one statement, so recording never holds a transaction of its own.
+ * An org or target that is not a plain identifier (a caller's malformed path) is stored as null.
+ */
 export function auditStore(db: Db) {
   return {
     /** Inserts the entry; its id, for `settle` when the entry is pending. */
@@ -81,7 +90,7 @@ export function auditStore(db: Db) {
       const [row] = await db.query<{ id: number }>(
         `INSERT INTO audit_log (org_slug, actor, actor_org, via, action, target_id, request_id, outcome, status, error_code, run_id, step_id, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-        [entry.org_slug, entry.actor, entry.actor_org ?? null, entry.via, entry.action, entry.target_id ?? null, entry.request_id ?? null, entry.outcome, entry.status ?? null, entry.error_code ?? null, entry.run_id ?? null, entry.step_id ?? null, JSON.stringify(entry.details ?? {})],
+        [slugOrNull(entry.org_slug), entry.actor.slice(0, 100), slugOrNull(entry.actor_org), entry.via, entry.action, identifierOrNull(entry.target_id), entry.request_id ?? null, entry.outcome, entry.status ?? null, entry.error_code ?? null, entry.run_id ?? null, entry.step_id ?? null, JSON.stringify(entry.details ?? {})],
       );
       return Number(row?.id);
     },
@@ -92,7 +101,7 @@ export function auditStore(db: Db) {
         `UPDATE audit_log SET outcome = $2, status = $3, error_code = $4, action = COALESCE($5, action), org_slug = COALESCE(org_slug, $6),
                 target_id = COALESCE(target_id, $7), details = details || $8::jsonb
           WHERE id = $1 AND outcome = 'pending'`,
-        [id, end.outcome, end.status ?? null, end.error_code ?? null, end.action ?? null, end.org_slug ?? null, end.target_id ?? null, JSON.stringify(end.details ?? {})],
+        [id, end.outcome, end.status ?? null, end.error_code ?? null, end.action ?? null, slugOrNull(end.org_slug), identifierOrNull(end.target_id), JSON.stringify(end.details ?? {})],
       );
     },
 

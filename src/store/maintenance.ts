@@ -6,7 +6,7 @@ const BATCH = 5000;
 
 /**
  * The control plane's periodic repairs: slot counters that drifted from the runs really
- * holding a slot, and the retention of run logs and quality results. Safe to run from any
+ * holding a slot, and the retention of run logs, quality results and audit entries. Safe to run from any
  * number of processes at once (each org's heal holds its subscription row).
  */
 export function maintenanceStore(db: Db) {
@@ -29,8 +29,8 @@ export function maintenanceStore(db: Db) {
       return healed;
     },
 
-    /** Deletes run log lines and quality results older than their retention; returns the counts. */
-    async prune(retention: { logDays: number; qualityDays: number }): Promise<{ logs: number; quality: number }> {
+    /** Deletes run log lines, quality results and audit entries older than their retention (auditDays 0: kept forever); returns the counts. */
+    async prune(retention: { logDays: number; qualityDays: number; auditDays?: number }): Promise<{ logs: number; quality: number; audit: number }> {
       const deleteOlder = async (table: string, column: string, days: number) => {
         let total = 0;
         for (;;) {
@@ -43,7 +43,11 @@ export function maintenanceStore(db: Db) {
           if ((row?.n ?? 0) < BATCH) return total;
         }
       };
-      return { logs: await deleteOlder('run_logs', 'at', retention.logDays), quality: await deleteOlder('run_quality_results', 'recorded_at', retention.qualityDays) };
+      return {
+        logs: await deleteOlder('run_logs', 'at', retention.logDays),
+        quality: await deleteOlder('run_quality_results', 'recorded_at', retention.qualityDays),
+        audit: retention.auditDays ? await deleteOlder('audit_log', 'created_at', retention.auditDays) : 0,
+      };
     },
   };
 }
