@@ -66,6 +66,10 @@ export interface RunFilter {
   domain?: string;
   pipeline?: string;
   status?: RunStatus;
+  trigger?: NewRun['trigger'];
+  /** Created on or after this day, and on or before that one (UTC, YYYY-MM-DD). */
+  from?: string;
+  to?: string;
   limit: number;
   /** Runs created strictly before this (created_at, run_id) position: the cursor of the previous page. */
   before?: { created_at: Date; run_id: string };
@@ -102,6 +106,9 @@ export function runStore(db: Db) {
       if (filter.domain) add('domain = ?', filter.domain);
       if (filter.pipeline) add('pipeline = ?', filter.pipeline);
       if (filter.status) add('status = ?', filter.status);
+      if (filter.trigger) add('trigger = ?', filter.trigger);
+      if (filter.from) add('created_at >= ?', new Date(`${filter.from}T00:00:00Z`));
+      if (filter.to) add('created_at < ?', new Date(Date.parse(`${filter.to}T00:00:00Z`) + 86_400_000));
       if (filter.before) {
         params.push(filter.before.created_at, filter.before.run_id);
         where.push(`(created_at, run_id) < ($${params.length - 1}, $${params.length})`);
