@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -19,7 +19,9 @@ export interface ScratchDuckDb {
 }
 
 export async function openScratchDuckDb(options: { root?: string | undefined; memoryLimit?: string | undefined; threads?: number | undefined } = {}): Promise<ScratchDuckDb> {
-  const dir = mkdtempSync(join(options.root ?? tmpdir(), 'bigquery-scratch-'));
+  const root = options.root ?? tmpdir();
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(join(root, 'bigquery-scratch-'));
   const config: Record<string, string> = { temp_directory: join(dir, 'spill') };
   if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   if (options.threads) config.threads = String(options.threads);
