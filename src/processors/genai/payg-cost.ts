@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { resolveSqlTemplates, sqlIdentifiers } from '../../pipelines/templates.ts';
-import { ProcessorError } from '../../shared/errors.ts';
 import { defineProcessor, type Processor } from '../types.ts';
 import { ensureGenaiTables } from './genai-tables.ts';
 import { contractedPrice, findOverride, loadPriceOverrides } from './price-overrides.ts';
@@ -88,10 +86,7 @@ export function paygCost(): Processor {
         };
       });
 
-      const procedureFile = join(context.configsDir, 'system', 'procedures', `${PROCEDURE}.${warehouse.dialect}.sql`);
-      const script = await readFile(procedureFile, 'utf8').catch((cause: unknown) => {
-        throw new ProcessorError(`procedure ${PROCEDURE} has no ${warehouse.dialect} version (${procedureFile})`, { retryable: false, cause });
-      });
+      const script = (await context.procedures.read(PROCEDURE, warehouse.dialect)).sql;
       const quality = costQuality({ tolerancePercent: config.estimate_tolerance_percent ?? 1, priceSource: PRICE_SOURCE, overrides: overrides.length, keys: staged.length, overridden });
       const { rows } = await warehouse.replacePartitionFromBatches(
         {

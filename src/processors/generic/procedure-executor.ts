@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { verifyConversion } from '../../focus/verify-conversion.ts';
 import { resolveSqlTemplates, sqlIdentifiers, sqlText } from '../../pipelines/templates.ts';
@@ -11,7 +9,8 @@ import { defineProcessor } from '../types.ts';
 const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
 
 /**
- * Runs a named procedure from `configs/system/procedures/{domain}/{name}.{dialect}.sql`.
+ * Runs a named procedure: the version registered in the warehouse (the procedures API, a sync),
+ * else the file `configs/system/procedures/{domain}/{name}.{dialect}.sql` (docs/procedures.md).
  * DuckDB has no stored procedures, so a procedure is a parameterised SQL script per dialect:
  * `{org_dataset}`-style templates for the service's identifiers only (resolveSqlTemplates
  * refuses any other name), `$name` parameters for values, run parameters included.
@@ -52,18 +51,16 @@ export const procedureExecutor = defineProcessor({
   ),
   async run(config, context) {
     const { warehouse } = context;
-    const file = join(context.configsDir, 'system', 'procedures', `${config.procedure}.${warehouse.dialect}.sql`);
-    const script = await readFile(file, 'utf8').catch((cause: unknown) => {
-      throw new ProcessorError(`procedure ${config.procedure} has no ${warehouse.dialect} version (${file})`, { retryable: false, cause });
-    });
-    const statements = splitStatements(resolveSqlTemplates(script, sqlIdentifiers(context.variables), config.procedure));
+    const procedure = await context.procedures.read(config.procedure, warehouse.dialect);
+    const ran = { procedure_origin: procedure.origin, procedure_hash: procedure.content_hash };
+    const statements = splitStatements(resolveSqlTemplates(procedure.sql, sqlIdentifiers(context.variables), config.procedure));
     const params: SqlParams = { ...context.variables, ...config.parameters };
     const bound = statements.map((sql) => ({ sql, params }));
 
     if (!config.target_table || !config.schema) {
       await warehouse.runScript(bound, context.signal);
-      context.logger.info({ procedure: config.procedure, statements: statements.length }, 'procedure executed');
-      return { rowsWritten: 0, tables: [] };
+      context.logger.info({ procedure: config.procedure, statements: statements.length, ...ran }, 'procedure executed');
+      return { rowsWritten: 0, tables: [], details: ran };
     }
     const select = bound.pop();
     if (!select) throw new ProcessorError(`procedure ${config.procedure} is empty`, { retryable: false });
@@ -81,7 +78,7 @@ export const procedureExecutor = defineProcessor({
       },
       context.signal,
     );
-    context.logger.info({ procedure: config.procedure, table: config.target_table, rows, focus_checked: Boolean(config.focus) }, 'procedure wrote partition');
-    return { rowsWritten: rows, tables: [`${context.dataset}.${config.target_table}`] };
+    context.logger.info({ procedure: config.procedure, table: config.target_table, rows, focus_checked: Boolean(config.focus), ...ran }, 'procedure wrote partition');
+    return { rowsWritten: rows, tables: [`${context.dataset}.${config.target_table}`], details: ran };
   },
 });

@@ -8,6 +8,7 @@ import { runBound, bind, writePartition } from './partition-write.ts';
 import { warehouseError, WarehouseConflictError } from './engine-errors.ts';
 import { exportRows } from './export-rows.ts';
 import { loadMigrations, migrateDataset } from './migrate-dataset.ts';
+import { duckDbProcedureCatalog } from './procedure-catalog.ts';
 import { stageBatches } from './stage-rows.ts';
 
 /** Tries of a transaction that lost a write-write conflict, the first included. */
@@ -122,6 +123,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
 
   const warehouse: Warehouse = {
     dialect: 'duckdb',
+    procedures: duckDbProcedureCatalog(() => instance.connect()),
 
     async ensureDataset(dataset) {
       await prepareDataset(dataset);
