@@ -85,15 +85,10 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditedRoute>> = {
 
   'PUT /api/v1/subscriptions/plans/:org': { action: 'saas_plans.replace', target: orgOnly, details: ({ response }) => ({ rows: response?.rows }) },
 
-  // The requests; each procedure they change is an entry of its own too (procedure.create,
-  // procedure.replace, procedure.delete with the content hashes), written by the procedure
-  // service with the request's id (docs/procedures.md).
-  'POST /api/v1/procedures/sync': {
-    action: 'procedure.sync',
-    target: () => ({}),
-    details: ({ body, response }) => ({ force: body?.force, created: response?.created, updated: response?.updated, failed: Array.isArray(response?.failed) ? response.failed.map((failure) => (failure as { name?: unknown }).name) : undefined }),
-  },
-  'POST /api/v1/procedures/:name': { action: 'procedure.set', target: ({ params }) => ({ id: params.name }), details: ({ response }) => ({ content_hash: (response?.procedure as { content_hash?: unknown } | undefined)?.content_hash }) },
+  // The request; each registration it changed is an entry of its own, with the same request id
+  // (procedure.create, .replace, .delete: src/procedures/procedure-audit.ts). Procedures are the service's, of no org.
+  'POST /api/v1/procedures/sync': { action: 'procedure.sync', target: () => ({}), details: ({ body }) => ({ force: body?.force }) },
+  'POST /api/v1/procedures/:name': { action: 'procedure.put', target: ({ params }) => ({ id: params.name }), details: ({ body, status }) => ({ dialect: body?.dialect, created: status === 201 ? true : status === 200 ? false : undefined }) },
   'DELETE /api/v1/procedures/:name': { action: 'procedure.remove', target: ({ params }) => ({ id: params.name }) },
 };
 
@@ -108,7 +103,6 @@ export const NOT_AUDITED: Readonly<Record<string, string>> = {
 
 /** Written per request between the hooks. */
 interface AuditState {
-  route: AuditedRoute;
   entry: AuditEntry;
   /** The pending row, once the handler was reached. */
   id?: number;
@@ -118,9 +112,6 @@ interface AuditState {
 }
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    auditState: AuditState | null;
-  }
   interface FastifyInstance {
     /** Every POST, PUT, PATCH and DELETE route registered, `METHOD url`: what the audit declarations must cover. */
     mutatingRoutes: readonly string[];
@@ -128,68 +119,76 @@ declare module 'fastify' {
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+type RouteHooks = Record<'onRequest' | 'preHandler' | 'preSerialization' | 'onSend', unknown>;
 
 /**
- * Applies AUDITED_ROUTES to every route (registered before them, in server.ts). An action
- * that reaches its handler is written first as `pending` and refused with 503 when that row
- * cannot be written: no admin action runs unrecorded (fail closed). Its outcome is written
- * in onSend, before the response leaves, so a caller that saw a success can read its entry.
- * A request refused before its handler (401, 403, 400) is written once, in onSend. A failed
- * write after the action ran cannot undo it: it is logged as an error with the whole entry.
+ * Applies AUDITED_ROUTES (registered before the routes, in server.ts): each audited route gets
+ * the hooks below as its own, the others none, so a GET pays nothing. An action that reaches
+ * its handler is written first as `pending` and refused with 503 when that row cannot be
+ * written: no admin action runs unrecorded (fail closed). Its outcome is written in onSend,
+ * before the response leaves, so a caller that saw a success can read its entry. A request
+ * refused before its handler (401, 403, 400) is written once, in onSend. A failed write after
+ * the action ran cannot undo it: it is logged as an error with the whole entry.
  */
 export function registerAudit(server: FastifyInstance, deps: { audit: AuditStore; logger: Logger }): void {
   const log = deps.logger.child({ component: 'audit' });
-  server.decorateRequest('auditState', null);
   const mutating: string[] = [];
   server.decorate('mutatingRoutes', mutating);
   server.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (MUTATING.has(method)) mutating.push(`${method} ${route.url}`);
+    const methods = [route.method].flat().filter((method) => MUTATING.has(method));
+    for (const method of methods) mutating.push(`${method} ${route.url}`);
+    const declaration = methods.length === 1 ? AUDITED_ROUTES[`${methods[0]} ${route.url}`] : undefined;
+    if (!declaration) return;
+    const byRootKey = JSON.stringify((route.schema as { security?: unknown } | undefined)?.security ?? []).includes('rootKey');
+    const options = route as unknown as Partial<RouteHooks>;
+    for (const [name, hook] of Object.entries(auditHooks(declaration, byRootKey, deps.audit, log)) as [keyof RouteHooks, unknown][]) {
+      options[name] = [...[options[name] ?? []].flat(), hook];
+    }
   });
   server.addHook('onReady', async () => {
     const undeclared = mutating.filter((route) => !(route in AUDITED_ROUTES) && !(route in NOT_AUDITED));
     if (undeclared.length > 0) log.warn({ routes: undeclared }, 'mutating routes neither audited nor declared NOT_AUDITED in src/api/audit.ts');
   });
+}
 
-  server.addHook('onRequest', async (request) => {
-    const route = AUDITED_ROUTES[`${request.method} ${request.routeOptions.url ?? ''}`];
-    if (route) request.auditState = { route, entry: { ...actorOf(request), via: 'api', action: '', org_slug: null, request_id: request.id, outcome: 'pending' } };
-  });
-
-  server.addHook('preHandler', async (request) => {
-    const state = request.auditState;
-    if (!state) return;
-    const context = contextOf(request, undefined, undefined);
-    Object.assign(state.entry, described(state.route, context));
-    try {
-      state.id = await deps.audit.record(state.entry);
-    } catch (error) {
-      state.refused = true;
-      log.error({ err: error, audit: state.entry }, 'audit write failed: the action was refused');
-      throw new UnavailableError('The audit log cannot be written: admin actions are refused until it can', { cause: error });
-    }
-  });
-
-  server.addHook('preSerialization', async (request, _reply, payload) => {
-    if (request.auditState && typeof payload === 'object' && payload !== null) request.auditState.response = payload as Record<string, unknown>;
-    return payload;
-  });
-
-  server.addHook('onSend', async (request, reply) => {
-    const state = request.auditState;
-    if (!state || state.refused) return;
-    const end = outcomeOf(reply, state.response);
-    if (state.id === undefined) {
-      // Refused before its handler: its body was not validated, so it is not read.
-      const entry = { ...state.entry, ...described(state.route, contextOf(request, undefined, reply.statusCode, false)), ...end };
-      await deps.audit.record(entry).catch((error: unknown) => log.error({ err: error, audit: entry }, 'audit write failed'));
-      return;
-    }
-    const context = contextOf(request, end.outcome === 'success' ? state.response : undefined, reply.statusCode);
-    const after = described(state.route, context);
-    await deps.audit
-      .settle(state.id, { ...end, action: after.action, org_slug: after.org_slug, target_id: after.target_id, details: after.details })
-      .catch((error: unknown) => log.error({ err: error, audit: { ...state.entry, ...after, ...end, id: state.id } }, 'audit write failed: the action ran, its entry stays pending'));
-  });
+function auditHooks(route: AuditedRoute, byRootKey: boolean, audit: AuditStore, log: Logger): RouteHooks {
+  const states = new WeakMap<FastifyRequest, AuditState>();
+  return {
+    onRequest: async (request: FastifyRequest) => {
+      states.set(request, { entry: { ...actorOf(request, byRootKey), via: 'api', action: '', org_slug: null, request_id: request.id, outcome: 'pending' } });
+    },
+    preHandler: async (request: FastifyRequest) => {
+      const state = states.get(request) as AuditState;
+      Object.assign(state.entry, described(route, contextOf(request, undefined, undefined)));
+      try {
+        state.id = await audit.record(state.entry);
+      } catch (error) {
+        state.refused = true;
+        log.error({ err: error, audit: state.entry }, 'audit write failed: the action was refused');
+        throw new UnavailableError('The audit log cannot be written: admin actions are refused until it can', { cause: error });
+      }
+    },
+    preSerialization: async (request: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
+      const state = states.get(request);
+      if (state && typeof payload === 'object' && payload !== null) state.response = payload as Record<string, unknown>;
+      return payload;
+    },
+    onSend: async (request: FastifyRequest, reply: FastifyReply) => {
+      const state = states.get(request);
+      if (!state || state.refused) return;
+      const end = outcomeOf(reply, state.response);
+      if (state.id === undefined) {
+        // Refused before its handler: its body was not validated, so it is not read.
+        const entry = { ...state.entry, ...described(route, contextOf(request, undefined, reply.statusCode, false)), ...end };
+        await audit.record(entry).catch((error: unknown) => log.error({ err: error, audit: entry }, 'audit write failed'));
+        return;
+      }
+      const after = described(route, contextOf(request, end.outcome === 'success' ? state.response : undefined, reply.statusCode));
+      await audit
+        .settle(state.id, { ...end, ...after })
+        .catch((error: unknown) => log.error({ err: error, audit: { ...state.entry, ...after, ...end, id: state.id } }, 'audit write failed: the action ran, its entry stays pending'));
+    },
+  };
 }
 
 function contextOf(request: FastifyRequest, response: Record<string, unknown> | undefined, status: number | undefined, validated = true): AuditContext {
@@ -215,9 +214,8 @@ function outcomeOf(reply: FastifyReply, response: Record<string, unknown> | unde
  * (what `key create` prints and org_api_keys.key_prefix keeps), never the key. On a refused
  * request it is what was presented.
  */
-function actorOf(request: FastifyRequest): Pick<AuditEntry, 'actor' | 'actor_org'> {
-  const security = JSON.stringify((request.routeOptions.schema as { security?: unknown } | undefined)?.security ?? []);
-  if (security.includes('rootKey')) return { actor: typeof request.headers['x-ca-root-key'] === 'string' ? 'root' : 'anonymous', actor_org: null };
+function actorOf(request: FastifyRequest, byRootKey: boolean): Pick<AuditEntry, 'actor' | 'actor_org'> {
+  if (byRootKey) return { actor: typeof request.headers['x-ca-root-key'] === 'string' ? 'root' : 'anonymous', actor_org: null };
   const key = request.headers['x-api-key'];
   if (typeof key !== 'string' || key.length === 0) return { actor: 'anonymous', actor_org: null };
   const known = apiKeyPrefix(key);
