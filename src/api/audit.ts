@@ -217,7 +217,8 @@ function outcomeOf(reply: FastifyReply, response: Record<string, unknown> | unde
 function actorOf(request: FastifyRequest, byRootKey: boolean): Pick<AuditEntry, 'actor' | 'actor_org'> {
   if (byRootKey) return { actor: typeof request.headers['x-ca-root-key'] === 'string' ? 'root' : 'anonymous', actor_org: null };
   const key = request.headers['x-api-key'];
-  if (typeof key !== 'string' || key.length === 0) return { actor: 'anonymous', actor_org: null };
+  // An org route the operator may use with the root key alone (orgAuth's operator reads).
+  if (typeof key !== 'string' || key.length === 0) return { actor: typeof request.headers['x-ca-root-key'] === 'string' ? 'root' : 'anonymous', actor_org: null };
   const known = apiKeyPrefix(key);
   return known ? { actor: `key:${known.prefix}`, actor_org: known.orgSlug } : { actor: 'invalid-key', actor_org: null };
 }
