@@ -20,10 +20,11 @@ export function clearSession() {
 }
 
 export class ApiError extends Error {
-  constructor(status, message, code) {
+  constructor(status, message, code, retryAfterSeconds) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -42,7 +43,8 @@ async function request(session, path, query) {
   const response = await fetch(withQuery(path, query), { headers: session ? headers(session) : {} });
   if (!response.ok) {
     const body = await response.json().catch(() => null);
-    throw new ApiError(response.status, body?.error?.message ?? `${response.status} ${response.statusText}`, body?.error?.code);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw new ApiError(response.status, body?.error?.message ?? `${response.status} ${response.statusText}`, body?.error?.code, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
   return response;
 }
@@ -88,7 +90,7 @@ export const api = {
   run: (session, runId) => getJson(session, `/api/v1/pipelines/status/${org(session)}/${runId}`),
   steps: (session, runId) => getJson(session, `/api/v1/pipelines/logs/${org(session)}/${runId}/steps`),
   transitions: (session, runId) => getJson(session, `/api/v1/pipelines/logs/${org(session)}/${runId}/transitions`),
-  logs: (session, runId, afterId) => getJson(session, `/api/v1/pipelines/logs/${org(session)}/${runId}`, { after_id: afterId, limit: 10000 }),
+  logs: (session, runId, afterId, limit) => getJson(session, `/api/v1/pipelines/logs/${org(session)}/${runId}`, { after_id: afterId, limit }),
   failedQuality: (session, runId) => getJson(session, `/api/v1/pipelines/logs/${org(session)}/${runId}/quality`, { status: 'fail' }),
   downloadLog: (session, runId) => download(session, `/api/v1/pipelines/logs/${org(session)}/${runId}/download`, `run-${runId}.log.jsonl`),
   dailyCost: (session, query) => getJson(session, `/api/v1/focus/daily-cost/${org(session)}`, query),

@@ -1,6 +1,6 @@
 import { api } from './api.js';
 import { dateTime } from './format.js';
-import { useLoad } from './hooks.js';
+import { POLL_MS, useLoad } from './hooks.js';
 import { html } from './html.js';
 import { Failure, StatusBadge } from './status-badge.js';
 
@@ -28,7 +28,7 @@ function Schedules({ session }) {
 }
 
 function Backfills({ session }) {
-  const state = useLoad(() => api.backfills(session), [], (data) => data.backfills.some((b) => b.status === 'running' || b.status === 'cancelling'));
+  const state = useLoad(() => api.backfills(session), [], (data) => (data.backfills.some((b) => b.status === 'running' || b.status === 'cancelling') ? POLL_MS : 0));
   const backfills = state.data?.backfills ?? [];
   return html`<${Section} title="Backfills" state=${state} empty=${backfills.length === 0 && 'No backfills.'}>
     <table class="backfills"><thead><tr><th>Pipeline</th><th>Days</th><th>Status</th><th>Progress</th><th>Outcomes</th><th>Created</th></tr></thead>

@@ -2,19 +2,35 @@ import { useState } from './vendor/preact-hooks.js';
 import { api } from './api.js';
 import { ACTIVE, dateTime, duration, route } from './format.js';
 import { Gantt } from './gantt.js';
-import { useLoad } from './hooks.js';
+import { POLL_MS, useLoad } from './hooks.js';
 import { html } from './html.js';
 import { LogView } from './log-view.js';
 import { QualityView } from './quality-view.js';
 import { Failure, StatusBadge } from './status-badge.js';
 
-const LOG_PAGE = 10000;
+/** Log lines the page holds at most (the API's largest page); the download has them all. */
+const LOG_LINES = 10000;
 
-async function loadRun(session, runId) {
-  const [run, steps, transitions, logs, failed] = await Promise.all([
-    api.run(session, runId), api.steps(session, runId), api.transitions(session, runId), api.logs(session, runId, 0), api.failedQuality(session, runId),
+/**
+ * The run, its steps, transitions, log and failed quality results. While it is under way each
+ * poll asks for the run, its steps and the log lines after the last one shown; transitions and
+ * quality results change with the run's status, so they are read again only when it changes.
+ */
+async function loadRun(session, runId, previous) {
+  const held = previous?.logs ?? [];
+  const room = LOG_LINES - held.length;
+  const [run, steps, logs] = await Promise.all([
+    api.run(session, runId), api.steps(session, runId), room > 0 ? api.logs(session, runId, held.at(-1)?.id ?? 0, room) : { logs: [] },
   ]);
-  return { run, steps: steps.steps, transitions: transitions.transitions, logs: logs.logs, failed: failed.results, loadedAt: Date.now() };
+  const lines = [...held, ...logs.logs];
+  const changed = !previous || previous.run.status !== run.status;
+  if (!changed) return { ...previous, run, steps: steps.steps, logs: lines, loadedAt: Date.now() };
+  // The run's last lines may be written after the log was read above: once it has ended, read them too.
+  const [transitions, failed, rest] = await Promise.all([
+    api.transitions(session, runId), api.failedQuality(session, runId),
+    previous && !ACTIVE.has(run.status) && lines.length < LOG_LINES ? api.logs(session, runId, lines.at(-1)?.id ?? 0, LOG_LINES - lines.length) : { logs: [] },
+  ]);
+  return { run, steps: steps.steps, transitions: transitions.transitions, logs: [...lines, ...rest.logs], failed: failed.results, loadedAt: Date.now() };
 }
 
 function Summary({ run, steps }) {
@@ -38,7 +54,7 @@ function Summary({ run, steps }) {
 export function RunPage({ session, runId }) {
   const [step, setStep] = useState(null);
   const [downloadError, setDownloadError] = useState(null);
-  const state = useLoad(() => loadRun(session, runId), [runId], (data) => ACTIVE.has(data.run.status));
+  const state = useLoad((previous) => loadRun(session, runId, previous), [runId], (data) => (ACTIVE.has(data.run.status) ? POLL_MS : 0));
   const download = () => api.downloadLog(session, runId).then(() => setDownloadError(null), setDownloadError);
   if (!state.data) return html`<section><a href="#/runs">← Runs</a>${state.error ? html`<${Failure} error=${state.error} />` : html`<p class="muted">Loading the run…</p>`}</section>`;
   const { run, steps, transitions, logs, failed, loadedAt } = state.data;
@@ -63,6 +79,6 @@ export function RunPage({ session, runId }) {
     <ol class="transitions">${transitions.map((t) => html`<li><span class="mono small">${dateTime(t.at)}</span> ${t.from_status ?? '∅'} → <${StatusBadge} status=${t.to_status} /> <span class="muted">${t.reason}</span></li>`)}</ol>
     <h2>Log</h2>
     <${Failure} error=${downloadError} />
-    <${LogView} logs=${logs} step=${step} onStep=${setStep} onDownload=${download} truncated=${logs.length === LOG_PAGE} />
+    <${LogView} logs=${logs} step=${step} onStep=${setStep} onDownload=${download} truncated=${logs.length >= LOG_LINES} />
   </section>`;
 }

@@ -1,7 +1,7 @@
 import { useState } from './vendor/preact-hooks.js';
 import { api } from './api.js';
 import { ACTIVE, dateTime, duration, route } from './format.js';
-import { POLL_MS, useLoad } from './hooks.js';
+import { IDLE_POLL_MS, POLL_MS, useLoad } from './hooks.js';
 import { html } from './html.js';
 import { Failure, StatusBadge } from './status-badge.js';
 
@@ -36,8 +36,9 @@ export function RunsPage({ session }) {
   const [filters, setFilters] = useState({ route: '', status: '', trigger: '', from: '', to: '' });
   const [older, setOlder] = useState({ runs: [], cursor: undefined, error: undefined });
   const pipelines = useLoad(() => api.pipelines(session), []);
-  // The first page is polled while one of its runs is under way; older pages are read on demand.
-  const first = useLoad(() => api.runs(session, query(filters)), [JSON.stringify(filters)], (data) => data.runs.some((run) => ACTIVE.has(run.status)));
+  // The first page is polled often while one of its runs is under way, else now and then for new
+  // runs; older pages are read on demand.
+  const first = useLoad(() => api.runs(session, query(filters)), [JSON.stringify(filters)], (data) => (data.runs.some((run) => ACTIVE.has(run.status)) ? POLL_MS : IDLE_POLL_MS));
   const change = (next) => {
     setOlder({ runs: [], cursor: undefined });
     setFilters(next);
@@ -51,7 +52,10 @@ export function RunsPage({ session }) {
       setOlder({ ...older, error });
     }
   };
-  const runs = [...(first.data?.runs ?? []), ...older.runs];
+  const newest = first.data?.runs ?? [];
+  // The first page moves while it is polled: an older page may repeat some of its runs.
+  const shown = new Set(newest.map((run) => run.run_id));
+  const runs = [...newest, ...older.runs.filter((run) => !shown.has(run.run_id))];
   const live = runs.some((run) => ACTIVE.has(run.status));
   return html`<section>
     <h1>Runs ${live && html`<span class="live-note" title=${`refreshed every ${POLL_MS / 1000} s`}>live</span>`}</h1>

@@ -14,6 +14,7 @@ import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 import type { Warehouse } from '../../src/warehouse/warehouse.ts';
 import { loadHistory, steadyRows } from '../alerts/focus-history.ts';
+import { slackReceiver } from '../notifications/receivers.ts';
 import { openPglite } from '../support/control-planes.ts';
 import { CONFIGS, ROOT_KEY, testApp, waitForRunEnd } from '../support/test-app.ts';
 import { testProcessors } from '../support/test-processors.ts';
@@ -52,6 +53,10 @@ async function configsDir(): Promise<string> {
     '  - { step_id: extract, ps_type: test.work, config: { ms: 20, rows: 40 } }',
     '  - { step_id: load, ps_type: test.work, depends_on: [extract], config: { ms: 20, rows: 40 } }', '',
   ].join('\n'));
+  await writeFile(join(dir, 'uitest', 'cost', 'slow.yml'), [
+    'pipeline_id: uitest_cost_slow', 'name: slow', 'description: under way for a few seconds', 'provider: uitest', 'domain: cost', 'version: "1"', 'steps:',
+    '  - { step_id: wait, ps_type: test.work, config: { ms: 3000 } }', '',
+  ].join('\n'));
   await writeFile(join(dir, 'uitest', 'cost', 'convert.yml'), [
     'pipeline_id: uitest_cost_convert', 'name: convert', 'description: its FOCUS check fails', 'provider: uitest', 'domain: cost', 'version: "1"', 'steps:',
     '  - { step_id: extract, ps_type: test.work, retry: { max_attempts: 3, backoff_seconds: 0.1 }, config: { ms: 30, fail_times: 1, rows: 12 } }',
@@ -68,6 +73,8 @@ export interface Dashboard {
   rootKey: string;
   completedRun: string;
   failedRun: string;
+  /** Requests a run of one of the org's pipelines (`uitest/cost/slow`...) and returns its id. */
+  startRun(route: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -80,13 +87,14 @@ async function post(base: string, path: string, headers: Record<string, string>,
 /**
  * A real server on a free port (real control plane, DuckDB warehouse and worker) with an org
  * that has a completed and a failed run, 40 days of FOCUS rows from two providers, a cost rule
- * that was evaluated, and a backfill.
+ * that was evaluated, a Slack channel (a local receiver) sent a test message, and a backfill.
  */
 export async function startDashboard(): Promise<Dashboard> {
   const controlPlane: ControlPlane = await openPglite();
   const warehouse: Warehouse = await openDuckDbWarehouse({ path: ':memory:', configsDir: CONFIGS, threads: 2 });
   const base = testProcessors();
   const processors = processorRegistry([...base.types().map((type) => base.get(type) as Processor), failingCheck as Processor]);
+  const slack = await slackReceiver();
   let app: App | undefined;
   let server: FastifyInstance | undefined;
   try {
@@ -99,8 +107,9 @@ export async function startDashboard(): Promise<Dashboard> {
     const org = 'ui_acme';
     const { api_key: apiKey } = (await post(url, '/api/v1/admin/orgs', root, { org_slug: org, plan: 'STARTER' })) as { api_key: string };
     const key = { 'x-api-key': apiKey };
-    const completedRun = String((await post(url, `/api/v1/pipelines/run/${org}/uitest/cost/steady`, key, { date: '2026-01-05' })).run_id);
-    const failedRun = String((await post(url, `/api/v1/pipelines/run/${org}/uitest/cost/convert`, key, { date: '2026-01-05' })).run_id);
+    const startRun = async (route: string) => String((await post(url, `/api/v1/pipelines/run/${org}/${route}`, key, { date: '2026-01-05' })).run_id);
+    const completedRun = await startRun('uitest/cost/steady');
+    const failedRun = await startRun('uitest/cost/convert');
     for (const runId of [completedRun, failedRun]) await waitForRunEnd(app, org, runId);
 
     const today = isoDate(app.clock.now());
@@ -108,18 +117,22 @@ export async function startDashboard(): Promise<Dashboard> {
     const ingestedAt = new Date(Date.now() - 6 * 3_600_000);
     await loadHistory(warehouse, { orgSlug: org, sourceSystem: 'aws', providerName: 'AWS', start, end: today, ingestedAt, rows: steadyRows(start, today, { services: 3, base: 40 }) });
     await loadHistory(warehouse, { orgSlug: org, sourceSystem: 'gcp', providerName: 'Google Cloud', pipelineId: 'gcp_cost_billing', start, end: today, ingestedAt, rows: steadyRows(start, today, { services: 2, base: 25 }) });
-    await post(url, `/api/v1/alerts/${org}/rules`, key, { name: 'Daily spend over 150', kind: 'daily_threshold', thresholds: [150], group_by: 'provider' });
+    await post(url, `/api/v1/alerts/${org}/rules`, key, { name: 'Daily spend over 100', kind: 'daily_threshold', thresholds: [100], group_by: 'provider' });
     await post(url, `/api/v1/alerts/${org}/evaluate`, key, {});
+    const put = await fetch(`${url}/api/v1/notifications/${org}/channels/team-slack`, { method: 'PUT', headers: { ...key, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'slack', url: slack.url }) });
+    if (put.status !== 201) throw new Error(`PUT channel: ${put.status} ${await put.text()}`);
+    await post(url, `/api/v1/notifications/${org}/test`, key, { channel: 'team-slack' });
     await post(url, `/api/v1/pipelines/backfill/${org}/uitest/cost/steady`, key, { start_date: '2026-01-01', end_date: '2026-01-03', max_concurrent: 1 });
 
     const opened = { app, server };
     return {
-      base: url, org, apiKey, rootKey: ROOT_KEY, completedRun, failedRun,
+      base: url, org, apiKey, rootKey: ROOT_KEY, completedRun, failedRun, startRun,
       async close() {
         await opened.server.close();
         await opened.app.close();
         await warehouse.close();
         await controlPlane.close();
+        await slack.close();
       },
     };
   } catch (error) {
@@ -127,6 +140,7 @@ export async function startDashboard(): Promise<Dashboard> {
     await app?.close();
     await warehouse.close();
     await controlPlane.close();
+    await slack.close();
     throw error;
   }
 }
