@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { ScheduleSchema } from '../pipelines/config-schema.ts';
 
 /** Request and response schemas, declared once: Fastify validates and serialises with them and they form the OpenAPI document. */
@@ -13,11 +13,6 @@ const IsoDate = Type.String({ format: 'date', maxLength: 10, description: 'YYYY-
 export const INT4_MAX = 2_147_483_647;
 /** Text a person names something with: no control characters (PostgreSQL text refuses NUL). */
 export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
-
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()), limit: Type.Optional(Type.String()), retry_after_seconds: Type.Optional(Type.Number()) }),
-  request_id: Type.String(),
-});
 
 export const OrgParams = Type.Object({ org: Slug });
 export const OrgRunParams = Type.Object({ org: Slug, run_id: Uuid });
@@ -155,9 +150,14 @@ export function SubscriptionPatch(plans: readonly string[]) {
   );
 }
 
+/** GET /health: 200 when every check is ok, 503 (degraded) otherwise. */
+export const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  checks: Type.Record(Type.String(), Type.String(), { description: 'control_plane, and warehouse on a process that opens it: ok or unreachable' }),
+  pipelines: Type.Integer({ description: 'pipelines loaded from the configs' }),
+});
+
 export const CreatedKey = Type.Object({ org_slug: Type.String(), key_id: Type.String(), api_key: Type.String(), key_prefix: Type.String() });
 
-/** The standard error responses of an endpoint, for its OpenAPI entry. */
-export function withErrors(ok: Record<number, TSchema>, ...statuses: number[]): Record<number, TSchema> {
-  return { ...ok, ...Object.fromEntries(statuses.map((status) => [status, ErrorBody])) };
-}
+/** Error responses refer to the one shared error schema (openapi-responses.ts). */
+export { withErrors } from './openapi-responses.ts';
