@@ -26,6 +26,8 @@ export interface RecordedRequest {
   body: unknown;
   /** Bytes of the request body as sent. */
   bytes: number;
+  /** Bytes of the response body. */
+  responseBytes: number;
   status: number;
 }
 
@@ -383,11 +385,12 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       const raw = Buffer.concat(chunks);
       const url = new URL(request.url ?? '/', 'http://localhost');
       const method = request.method ?? 'GET';
-      const recorded: RecordedRequest = { method, path: url.pathname, query: url.searchParams, body: parseBody(raw, request.headers['content-type']), bytes: raw.length, status: 0 };
+      const recorded: RecordedRequest = { method, path: url.pathname, query: url.searchParams, body: parseBody(raw, request.headers['content-type']), bytes: raw.length, responseBytes: 0, status: 0 };
       requests.push(recorded);
       const respond = (status: number, body: unknown, extra: Record<string, string> = {}) => {
         recorded.status = status;
         const text = body === undefined ? '' : JSON.stringify(body);
+        recorded.responseBytes = Buffer.byteLength(text);
         response.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...extra });
         response.end(text);
       };

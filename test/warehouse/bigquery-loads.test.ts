@@ -44,7 +44,7 @@ describe('BigQuery warehouse: rows from TypeScript through load jobs', () => {
     server.requests.length = 0;
   });
 
-  test('batches are typed in the scratch DuckDB, uploaded as one Parquet file to a load job, and swapped in by one transaction', async () => {
+  test('batches are staged in the scratch DuckDB, uploaded as one Parquet file to a load job, typed in BigQuery and swapped in by one transaction', async () => {
     const result = await warehouse.replacePartitionFromBatches(write(usageRows('1.25')));
     assert.deepEqual([result.rows, result.staged], [4, 4]);
     assert.equal((await rows()).length, 4);

@@ -129,8 +129,6 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
             sourceFormat: 'PARQUET',
             writeDisposition: 'WRITE_TRUNCATE',
             createDisposition: 'CREATE_NEVER',
-            // A Parquet DECIMAL lands in the narrowest of these that holds it: NUMERIC for money, BIGNUMERIC for unit prices.
-            decimalTargetTypes: ['NUMERIC', 'BIGNUMERIC'],
           };
           const job = await jobs.load({ kind: 'load', idParts: [...idParts, table], what: `the load into ${dataset}.${table}` }, file, { dataset, table }, load, labels, signal);
           return Number(job.statistics?.load?.outputRows ?? 0);
