@@ -6,16 +6,18 @@ import { countRefusedBody } from '../../engine/run-request-metrics.ts';
 import { isUuid } from '../../shared/ids.ts';
 import type { Run, RunStatus } from '../../store/runs.ts';
 import { orgAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { OrgParams, OrgRunParams, RouteParams, RunAccepted, RunBody, RunIdParams, RunList, RunsQuery, Run as RunSchema, withErrors } from '../schemas.ts';
 
 /** Running pipelines and reading runs (FR-PIP-002). Every read is scoped to the key's org. */
 export function pipelineRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
   const tags = ['pipelines'];
-  const security = [{ apiKey: [] }];
+  const security = SECURITY.orgKey;
+  const reads = SECURITY.orgKeyOrRoot;
 
   server.post<{ Params: Static<typeof RouteParams>; Body: Static<typeof RunBody> }>('/api/v1/pipelines/run/:org/:provider/:domain/:pipeline', {
-    schema: { tags, security, summary: 'Request a pipeline run', params: RouteParams, body: RunBody, response: withErrors({ 202: RunAccepted }, 400, 401, 403, 404, 429) },
+    schema: { tags, security, summary: 'Request a pipeline run', description: 'Admitted within the subscription’s quotas (429 with Retry-After past them) and queued; follow it with the status endpoint. No body runs yesterday. A parameter outside the pipeline’s declared bounds is a 400 naming it.', params: RouteParams, body: RunBody, response: withErrors({ 202: RunAccepted }, 400, 401, 403, 404, 413, 415, 429) },
     // No body asks for the defaults (yesterday), like an empty object.
     preValidation: [auth, async (request) => void (request.body ??= {})],
     // Refusals by the admission are counted by app.requests; a body refused by the schema here, not.
@@ -29,7 +31,7 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof RunIdParams> }>('/api/v1/pipelines/runs/:run_id', {
-    schema: { tags, security, summary: 'A run of the key’s org', params: RunIdParams, response: withErrors({ 200: RunSchema }, 401, 404) },
+    schema: { tags, security, summary: 'A run of the key’s org', params: RunIdParams, response: withErrors({ 200: RunSchema }, 400, 401, 404) },
     preValidation: auth,
   }, async (request) => present(await runOrThrow(app, request.orgSlug, request.params.run_id)));
 
@@ -39,17 +41,17 @@ export function pipelineRoutes(server: FastifyInstance, app: App): void {
   }, async (request) => listRuns(app, request.orgSlug, request.query));
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/status/:org/:run_id', {
-    schema: { tags, security, summary: 'Status of a run', params: OrgRunParams, response: withErrors({ 200: RunSchema }, 401, 403, 404) },
+    schema: { tags, security: reads, summary: 'Status of a run', params: OrgRunParams, response: withErrors({ 200: RunSchema }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => present(await runOrThrow(app, request.params.org, request.params.run_id)));
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof RunsQuery> }>('/api/v1/pipelines/history/:org', {
-    schema: { tags, security, summary: 'Run history of an org', params: OrgParams, querystring: RunsQuery, response: withErrors({ 200: RunList }, 400, 401, 403) },
+    schema: { tags, security: reads, summary: 'Run history of an org', params: OrgParams, querystring: RunsQuery, response: withErrors({ 200: RunList }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => listRuns(app, request.params.org, request.query));
 
   server.post<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/cancel/:org/:run_id', {
-    schema: { tags, security, summary: 'Cancel a pending or running run (409 when it already ended)', params: OrgRunParams, response: withErrors({ 200: Type.Object({ success: Type.Boolean(), status: Type.String() }) }, 401, 403, 404, 409) },
+    schema: { tags, security, summary: 'Cancel a pending or running run (409 when it already ended)', description: 'status cancelled: a queued run, ended at once; cancelling: a running one, asked to stop (its worker ends it).', params: OrgRunParams, response: withErrors({ 200: Type.Object({ success: Type.Boolean(), status: Type.String() }) }, 400, 401, 403, 404, 409, 413, 415) },
     preValidation: auth,
   }, async (request) => app.requests.cancel(request.params.org, request.params.run_id, 'api'));
 }
