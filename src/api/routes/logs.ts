@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import type { Run as RunRow } from '../../store/runs.ts';
 import { orgAuth } from '../auth.ts';
+import { fileResponse, SECURITY } from '../openapi-responses.ts';
 import { LogLine, OrgRunParams, QualityResultSchema, QualitySummary, Step, Transition, withErrors } from '../schemas.ts';
 import { runOrThrow } from './pipelines.ts';
 
@@ -21,10 +22,10 @@ const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, maximum: Nu
 export function logRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
   const tags = ['logs'];
-  const security = [{ apiKey: [] }];
+  const security = SECURITY.orgKeyOrRoot;
 
   server.get<{ Params: Static<typeof OrgRunParams>; Querystring: Static<typeof LogsQuery> }>('/api/v1/pipelines/logs/:org/:run_id', {
-    schema: { tags, security, summary: 'Log lines of a run (page with after_id)', params: OrgRunParams, querystring: LogsQuery, response: withErrors({ 200: Type.Object({ run_id: Type.String(), status: Type.String(), logs: Type.Array(LogLine) }) }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Log lines of a run (page with after_id)', description: 'Oldest first; the next page starts after the last id returned.', params: OrgRunParams, querystring: LogsQuery, response: withErrors({ 200: Type.Object({ run_id: Type.String(), status: Type.String(), logs: Type.Array(LogLine) }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
@@ -33,7 +34,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/steps', {
-    schema: { tags, security, summary: 'Steps of a run, each with its quality summary', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Type.Intersect([Step, Type.Object({ quality: QualitySummary })])) }) }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Steps of a run, each with its quality summary', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), steps: Type.Array(Type.Intersect([Step, Type.Object({ quality: QualitySummary })])) }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
@@ -51,7 +52,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/transitions', {
-    schema: { tags, security, summary: 'Status transitions of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), transitions: Type.Array(Transition) }) }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Status transitions of a run', params: OrgRunParams, response: withErrors({ 200: Type.Object({ run_id: Type.String(), transitions: Type.Array(Transition) }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
@@ -59,7 +60,7 @@ export function logRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgRunParams> }>('/api/v1/pipelines/logs/:org/:run_id/download', {
-    schema: { tags, security, summary: 'The whole log of a run as a file (JSON lines)', params: OrgRunParams, produces: ['application/x-ndjson'] },
+    schema: { tags, security, summary: 'The whole log of a run as a file (JSON lines)', description: 'One JSON object a line, each with its type: the run, its transitions, steps, log lines and quality results. Written as it is read, so any size of log.', params: OrgRunParams, response: withErrors({ 200: fileResponse('The trace, as a download', ['application/x-ndjson'], { 'content-disposition': 'attachment; filename="run-{run_id}.log.jsonl"' }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request, reply) => {
     const run = await runOrThrow(app, request.params.org, request.params.run_id);
