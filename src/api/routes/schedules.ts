@@ -5,6 +5,7 @@ import { InputError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
 import type { ScheduleChanges, ScheduleView, Tick, TickStatus } from '../../store/schedules.ts';
 import { orgAuth, rootAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { OrgParams, Slug, withErrors } from '../schemas.ts';
 
 const Uuid = Type.String({ format: 'uuid', maxLength: 36 });
@@ -57,7 +58,7 @@ export function scheduleRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
 
   server.get<{ Querystring: Static<typeof QueueQuery> }>('/api/v1/scheduler/queue', {
-    schema: { tags: ['scheduler'], security: [{ rootKey: [] }], summary: 'Ticks waiting or queued (due, deferred, enqueued with their runs), newest first', querystring: QueueQuery, response: withErrors({ 200: Type.Object({ ticks: Type.Array(TickSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }) }, 400, 401, 403) },
+    schema: { tags: ['scheduler'], security: SECURITY.root, summary: 'Ticks waiting or queued (due, deferred, enqueued with their runs), newest first', querystring: QueueQuery, response: withErrors({ 200: Type.Object({ ticks: Type.Array(TickSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }) }, 400, 401, 403) },
     preValidation: rootOnly,
   }, async (request) => {
     const { org, schedule_id: scheduleId, limit, cursor } = request.query;
@@ -67,13 +68,13 @@ export function scheduleRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.post<{ Body: { schedule_id?: string } }>('/api/v1/scheduler/trigger', {
-    schema: { tags: ['scheduler'], security: [{ rootKey: [] }], summary: 'Enqueue everything due now, or one tick of one schedule now', body: Type.Object({ schedule_id: Type.Optional(Uuid) }, { additionalProperties: false }), response: withErrors({ 200: PassSchema }, 400, 401, 403, 404) },
+    schema: { tags: ['scheduler'], security: SECURITY.root, summary: 'Enqueue everything due now, or one tick of one schedule now', description: 'What a Cloud Scheduler job calls. Ticks are admitted within the orgs’ quotas; one past them is deferred, not lost.', body: Type.Object({ schedule_id: Type.Optional(Uuid) }, { additionalProperties: false }), response: withErrors({ 200: PassSchema }, 400, 401, 403, 404, 413, 415) },
     preValidation: [rootOnly, async (request) => void (request.body ??= {})],
   }, async (request) => (request.body.schedule_id ? app.scheduler.triggerNow(request.body.schedule_id) : app.scheduler.pass()));
 
   for (const path of ['/api/v1/scheduler/process-queue', '/api/v1/scheduler/queue/process']) {
     server.post<{ Body: Static<typeof DrainBody> }>(path, {
-      schema: { tags: ['scheduler'], security: [{ rootKey: [] }], summary: 'Enqueue what is due and have this process execute the queue now (for deployments that scale to zero between Cloud Scheduler calls)', body: DrainBody, response: withErrors({ 200: Type.Intersect([PassSchema, Type.Object({ queued: Type.Integer(), executing_here: Type.Boolean() })]) }, 400, 401, 403) },
+      schema: { tags: ['scheduler'], security: SECURITY.root, summary: 'Enqueue what is due and have this process execute the queue now (for deployments that scale to zero between Cloud Scheduler calls)', body: DrainBody, response: withErrors({ 200: Type.Intersect([PassSchema, Type.Object({ queued: Type.Integer(), executing_here: Type.Boolean() })]) }, 400, 401, 403, 413, 415) },
       preValidation: [rootOnly, async (request) => void (request.body ??= {})],
     }, async (request) => {
       const pass = await app.scheduler.pass();
@@ -89,22 +90,22 @@ export function scheduleRoutes(server: FastifyInstance, app: App): void {
   }
 
   server.put<{ Params: { schedule_id: string }; Body: Static<typeof ScheduleChangesBody> }>('/api/v1/scheduler/schedule/:schedule_id', {
-    schema: { tags: ['scheduler'], security: [{ rootKey: [] }], summary: "Change any org's schedule", params: Type.Object({ schedule_id: Uuid }), body: ScheduleChangesBody, response: withErrors({ 200: ScheduleSchema }, 400, 401, 403, 404) },
+    schema: { tags: ['scheduler'], security: SECURITY.root, summary: "Change any org's schedule", params: Type.Object({ schedule_id: Uuid }), body: ScheduleChangesBody, response: withErrors({ 200: ScheduleSchema }, 400, 401, 403, 404, 413, 415) },
     preValidation: rootOnly,
   }, async (request) => presentSchedule(await app.scheduler.update(request.params.schedule_id, undefined, request.body as ScheduleChanges, 'operator')));
 
   server.get<{ Querystring: { org?: string } }>('/api/v1/scheduler/schedules', {
-    schema: { tags: ['scheduler'], security: [{ rootKey: [] }], summary: 'Every schedule, or one org’s', querystring: Type.Object({ org: Type.Optional(Slug) }), response: withErrors({ 200: ScheduleList }, 400, 401, 403) },
+    schema: { tags: ['scheduler'], security: SECURITY.root, summary: 'Every schedule, or one org’s', querystring: Type.Object({ org: Type.Optional(Slug) }), response: withErrors({ 200: ScheduleList }, 400, 401, 403) },
     preValidation: rootOnly,
   }, async (request) => ({ schedules: (await app.schedules.list(request.query.org ? { orgSlug: request.query.org } : {})).map(presentSchedule) }));
 
   server.get<{ Params: Static<typeof OrgParams> }>('/api/v1/pipelines/schedules/:org', {
-    schema: { tags: ['pipelines'], security: [{ apiKey: [] }], summary: 'The org’s schedules with their next and last ticks', params: OrgParams, response: withErrors({ 200: ScheduleList }, 401, 403) },
+    schema: { tags: ['pipelines'], security: SECURITY.orgKeyOrRoot, summary: 'The org’s schedules with their next and last ticks', params: OrgParams, response: withErrors({ 200: ScheduleList }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => ({ schedules: (await app.schedules.list({ orgSlug: request.params.org })).map(presentSchedule) }));
 
   server.put<{ Params: Static<typeof OrgParams>; Body: Static<typeof OrgScheduleBody> }>('/api/v1/pipelines/schedules/:org', {
-    schema: { tags: ['pipelines'], security: [{ apiKey: [] }], summary: 'Change one of the org’s schedules (cron, timezone, enabled, parameters, missed-tick policy)', params: OrgParams, body: OrgScheduleBody, response: withErrors({ 200: ScheduleSchema }, 400, 401, 403, 404) },
+    schema: { tags: ['pipelines'], security: SECURITY.orgKey, summary: 'Change one of the org’s schedules (cron, timezone, enabled, parameters, missed-tick policy)', params: OrgParams, body: OrgScheduleBody, response: withErrors({ 200: ScheduleSchema }, 400, 401, 403, 404, 413, 415) },
     preValidation: auth,
   }, async (request) => {
     const { schedule_id: scheduleId, ...changes } = request.body;
@@ -112,7 +113,7 @@ export function scheduleRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.delete<{ Params: { org: string; schedule_id: string } }>('/api/v1/pipelines/schedules/:org/:schedule_id', {
-    schema: { tags: ['pipelines'], security: [{ apiKey: [] }], summary: 'Delete one of the org’s schedules (the pipeline’s YAML does not bring it back)', params: Type.Object({ org: Slug, schedule_id: Uuid }), response: withErrors({ 204: Type.Null() }, 401, 403, 404) },
+    schema: { tags: ['pipelines'], security: SECURITY.orgKey, summary: 'Delete one of the org’s schedules (the pipeline’s YAML does not bring it back)', params: Type.Object({ org: Slug, schedule_id: Uuid }), response: withErrors({ 204: Type.Null({ description: 'Deleted' }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request, reply) => {
     await app.scheduler.update(request.params.schedule_id, request.params.org, { is_deleted: true }, 'org');
