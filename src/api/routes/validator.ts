@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import type { PipelineConfig } from '../../pipelines/config-schema.ts';
-import { PipelineInfo } from '../schemas.ts';
+import { PipelineInfo, withErrors } from '../schemas.ts';
 
 const ProviderParams = Type.Object({ provider: Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 100 }) });
 const PipelineList = Type.Object({ pipelines: Type.Array(PipelineInfo) });
@@ -10,9 +10,9 @@ const PipelineList = Type.Object({ pipelines: Type.Array(PipelineInfo) });
 /** Pipeline discovery (no auth, as in the seeds): what can be run and with which parameters. */
 export function validatorRoutes(server: FastifyInstance, app: App): void {
   const tags = ['discovery'];
-  server.get('/api/v1/validator/pipelines', { schema: { tags, summary: 'All pipelines', response: { 200: PipelineList } } }, async () => ({ pipelines: app.pipelines.list().map(describe) }));
+  server.get('/api/v1/validator/pipelines', { schema: { tags, summary: 'All pipelines', description: 'Each with its route, parameters (types and bounds), schedule and steps.', response: withErrors({ 200: PipelineList }) } }, async () => ({ pipelines: app.pipelines.list().map(describe) }));
   server.get<{ Params: Static<typeof ProviderParams> }>('/api/v1/validator/pipelines/:provider', {
-    schema: { tags, summary: 'Pipelines of one provider (the first route segment)', params: ProviderParams, response: { 200: PipelineList } },
+    schema: { tags, summary: 'Pipelines of one provider (the first route segment)', params: ProviderParams, response: withErrors({ 200: PipelineList }, 400) },
   }, async (request) => ({ pipelines: app.pipelines.list(request.params.provider).map(describe) }));
 }
 
