@@ -4,6 +4,7 @@ import { RULE_KINDS, ruleBody } from '../../alerts/rule-spec.ts';
 import type { App } from '../../main/app.ts';
 import type { AlertView } from '../../store/cost-alerts.ts';
 import { orgAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { OrgParams, Slug, withErrors } from '../schemas.ts';
 
 const RuleParams = Type.Object({ org: Slug, rule_id: Type.String({ format: 'uuid', maxLength: 36 }) });
@@ -96,10 +97,11 @@ const alertBody = (alert: AlertView) => ({
 export function alertRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
   const tags = ['alerts'];
-  const security = [{ apiKey: [] }];
+  const security = SECURITY.orgKey;
+  const reads = SECURITY.orgKeyOrRoot;
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof AlertsQuery> }>('/api/v1/alerts/:org', {
-    schema: { tags, security, summary: 'Open and past cost alerts, open first', params: OrgParams, querystring: AlertsQuery, response: withErrors({ 200: Type.Object({ open: Type.Integer(), alerts: Type.Array(Alert) }) }, 400, 401, 403) },
+    schema: { tags, security: reads, summary: 'Open and past cost alerts, open first', params: OrgParams, querystring: AlertsQuery, response: withErrors({ 200: Type.Object({ open: Type.Integer(), alerts: Type.Array(Alert) }) }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => {
     const alerts = await app.alerts.listAlerts(request.params.org, { status: request.query.status, ruleId: request.query.rule_id, limit: request.query.limit });
@@ -107,37 +109,37 @@ export function alertRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.post<{ Params: Static<typeof OrgParams> }>('/api/v1/alerts/:org/evaluate', {
-    schema: { tags, security, summary: 'Evaluate the org’s cost rules now (the process that executes runs only)', params: OrgParams, response: withErrors({ 200: Evaluation }, 401, 403, 503) },
+    schema: { tags, security, summary: 'Evaluate the org’s cost rules now (the process that executes runs only)', description: 'Measures closed charge days only. 409 when concurrent evaluations kept overtaking this one; 503 on a process without the warehouse.', params: OrgParams, response: withErrors({ 200: Evaluation }, 400, 401, 403, 409, 413, 415, 503) },
     preValidation: auth,
   }, async (request) => app.alerts.evaluate(request.params.org));
 
   server.get<{ Params: Static<typeof OrgParams> }>('/api/v1/alerts/:org/rules', {
-    schema: { tags, security, summary: 'The org’s cost rules', params: OrgParams, response: withErrors({ 200: Type.Object({ rules: Type.Array(Rule) }) }, 401, 403) },
+    schema: { tags, security: reads, summary: 'The org’s cost rules', params: OrgParams, response: withErrors({ 200: Type.Object({ rules: Type.Array(Rule) }) }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => ({ rules: (await app.alerts.listRules(request.params.org)).map(ruleBody) }));
 
   server.post<{ Params: Static<typeof OrgParams>; Body: Static<typeof RuleInput> }>('/api/v1/alerts/:org/rules', {
-    schema: { tags, security, summary: 'Create a cost rule', params: OrgParams, body: RuleInput, response: withErrors({ 201: Rule }, 400, 401, 403, 409) },
+    schema: { tags, security, summary: 'Create a cost rule', description: 'docs/alerts.md describes each kind and its fields; a 400 names the field that was wrong. 409 when the name is taken.', params: OrgParams, body: RuleInput, response: withErrors({ 201: Rule }, 400, 401, 403, 409, 413, 415) },
     preValidation: auth,
   }, async (request, reply) => reply.code(201).send(ruleBody(await app.alerts.createRule(request.params.org, request.body))));
 
   server.get<{ Params: Static<typeof RuleParams> }>('/api/v1/alerts/:org/rules/:rule_id', {
-    schema: { tags, security, summary: 'A cost rule', params: RuleParams, response: withErrors({ 200: Rule }, 400, 401, 403, 404) },
+    schema: { tags, security: reads, summary: 'A cost rule', params: RuleParams, response: withErrors({ 200: Rule }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => ruleBody(await app.alerts.getRule(request.params.org, request.params.rule_id)));
 
   server.put<{ Params: Static<typeof RuleParams>; Body: Static<typeof RuleInput> }>('/api/v1/alerts/:org/rules/:rule_id', {
-    schema: { tags, security, summary: 'Replace a cost rule (its open alerts end when what it measures changes)', params: RuleParams, body: RuleInput, response: withErrors({ 200: Rule }, 400, 401, 403, 404, 409) },
+    schema: { tags, security, summary: 'Replace a cost rule (its open alerts end when what it measures changes)', params: RuleParams, body: RuleInput, response: withErrors({ 200: Rule }, 400, 401, 403, 404, 409, 413, 415) },
     preValidation: auth,
   }, async (request) => ruleBody(await app.alerts.updateRule(request.params.org, request.params.rule_id, request.body, 'replace')));
 
   server.patch<{ Params: Static<typeof RuleParams>; Body: Static<typeof RuleInput> }>('/api/v1/alerts/:org/rules/:rule_id', {
-    schema: { tags, security, summary: 'Change some fields of a cost rule', params: RuleParams, body: RuleInput, response: withErrors({ 200: Rule }, 400, 401, 403, 404, 409) },
+    schema: { tags, security, summary: 'Change some fields of a cost rule', params: RuleParams, body: RuleInput, response: withErrors({ 200: Rule }, 400, 401, 403, 404, 409, 413, 415) },
     preValidation: auth,
   }, async (request) => ruleBody(await app.alerts.updateRule(request.params.org, request.params.rule_id, request.body, 'merge')));
 
   server.delete<{ Params: Static<typeof RuleParams> }>('/api/v1/alerts/:org/rules/:rule_id', {
-    schema: { tags, security, summary: 'Delete a cost rule and its alerts', params: RuleParams, response: withErrors({ 204: Type.Null() }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Delete a cost rule and its alerts', params: RuleParams, response: withErrors({ 204: Type.Null({ description: 'Deleted' }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request, reply) => {
     await app.alerts.deleteRule(request.params.org, request.params.rule_id);
