@@ -90,7 +90,7 @@ export function procedureRoutes(server: FastifyInstance, app: App): void {
   }, async () => ({ dialect: app.procedures.dialect, files: await app.procedures.files() }));
 
   server.post<{ Body: Static<typeof SyncBody> }>('/api/v1/procedures/sync', {
-    schema: { tags, security, summary: 'Register the procedure files whose content hash changed (every file with force)', body: SyncBody, response: withErrors({ 200: SyncResult }, 400, 401, 403) },
+    schema: { tags, security, summary: 'Register the procedure files whose content hash changed (every file with force)', body: SyncBody, response: withErrors({ 200: SyncResult }, 400, 401, 403, 413, 415) },
     preValidation: rootOnly,
   }, async (request) => app.procedures.sync({ force: request.body.force }, by(request)));
 
@@ -106,7 +106,7 @@ export function procedureRoutes(server: FastifyInstance, app: App): void {
       summary: 'Create or replace a procedure from SQL; checked in the warehouse’s dialect before it is registered',
       params: NameParams,
       body: PutBody,
-      response: withErrors({ 200: Registered, 201: Registered }, 400, 401, 403, 422),
+      response: withErrors({ 200: Registered, 201: Registered }, 400, 401, 403, 413, 415, 422),
     },
     preValidation: rootOnly,
   }, async (request, reply) => {
