@@ -6,6 +6,7 @@ import type { AttemptStatus as AttemptStatusName, HistoryEntry } from '../../not
 import { ROUTABLE_KINDS, type MessageKind as MessageKindName } from '../../notifications/message-kinds.ts';
 import { InputError } from '../../shared/errors.ts';
 import { orgAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { OrgParams, Slug, withErrors } from '../schemas.ts';
 
 const DateTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
@@ -88,26 +89,27 @@ const HistoryQuery = Type.Object({
 export function notificationRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
   const tags = ['notifications'];
-  const security = [{ apiKey: [] }];
+  const security = SECURITY.orgKey;
+  const reads = SECURITY.orgKeyOrRoot;
   const base = '/api/v1/notifications/:org';
 
   server.get<{ Params: Static<typeof OrgParams> }>(base, {
-    schema: { tags, security, summary: 'Notification settings and channels (URLs and secrets as hints only)', params: OrgParams, response: withErrors({ 200: Type.Object({ settings: SettingsSchema, channels: Type.Array(ChannelSchema) }) }, 401, 403) },
+    schema: { tags, security: reads, summary: 'Notification settings and channels (URLs and secrets as hints only)', params: OrgParams, response: withErrors({ 200: Type.Object({ settings: SettingsSchema, channels: Type.Array(ChannelSchema) }) }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => ({ settings: presentSettings(await app.notifications.settings(request.params.org)), channels: (await app.notifications.list(request.params.org)).map(channelView) }));
 
   server.put<{ Params: Static<typeof OrgParams>; Body: Static<typeof SettingsBody> }>(`${base}/settings`, {
-    schema: { tags, security, summary: 'Timezone and time of daily digests, when failing pipelines are reminded of', params: OrgParams, body: SettingsBody, response: withErrors({ 200: SettingsSchema }, 400, 401, 403) },
+    schema: { tags, security, summary: 'Timezone and time of daily digests, when failing pipelines are reminded of', params: OrgParams, body: SettingsBody, response: withErrors({ 200: SettingsSchema }, 400, 401, 403, 413, 415) },
     preValidation: auth,
   }, async (request) => presentSettings(await app.notifications.updateSettings(request.params.org, request.body)));
 
   server.get<{ Params: Static<typeof ChannelParams> }>(`${base}/channels/:name`, {
-    schema: { tags, security, summary: 'A channel', params: ChannelParams, response: withErrors({ 200: ChannelSchema }, 400, 401, 403, 404) },
+    schema: { tags, security: reads, summary: 'A channel', params: ChannelParams, response: withErrors({ 200: ChannelSchema }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => channelView(await app.notifications.get(request.params.org, request.params.name)));
 
   server.put<{ Params: Static<typeof ChannelParams>; Body: Static<typeof ChannelBody> }>(`${base}/channels/:name`, {
-    schema: { tags, security, summary: 'Create or replace a channel (email, Slack incoming webhook, signed webhook) and what it takes', params: ChannelParams, body: ChannelBody, response: withErrors({ 200: ChannelSchema, 201: ChannelSchema }, 400, 401, 403) },
+    schema: { tags, security, summary: 'Create or replace a channel (email, Slack incoming webhook, signed webhook) and what it takes', description: '201 when it is new, 200 when it replaced one. URLs and secrets are sealed and shown as hints only.', params: ChannelParams, body: ChannelBody, response: withErrors({ 200: ChannelSchema, 201: ChannelSchema }, 400, 401, 403, 413, 415) },
     preValidation: auth,
   }, async (request, reply) => {
     const saved = await app.notifications.putChannel(request.params.org, request.params.name, request.body);
@@ -115,7 +117,7 @@ export function notificationRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.delete<{ Params: Static<typeof ChannelParams> }>(`${base}/channels/:name`, {
-    schema: { tags, security, summary: 'Delete a channel and its delivery history', params: ChannelParams, response: withErrors({ 204: Type.Null() }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Delete a channel and its delivery history', params: ChannelParams, response: withErrors({ 204: Type.Null({ description: 'Deleted' }) }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request, reply) => {
     await app.notifications.deleteChannel(request.params.org, request.params.name);
@@ -123,12 +125,12 @@ export function notificationRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.post<{ Params: Static<typeof OrgParams>; Body: { channel: string } }>(`${base}/test`, {
-    schema: { tags, security, summary: 'Send a test message to a channel now; the answer says how it went', params: OrgParams, body: Type.Object({ channel: ChannelName }, { additionalProperties: false }), response: withErrors({ 200: AttemptSchema }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Send a test message to a channel now; the answer says how it went', params: OrgParams, body: Type.Object({ channel: ChannelName }, { additionalProperties: false }), response: withErrors({ 200: AttemptSchema }, 400, 401, 403, 404, 413, 415) },
     preValidation: auth,
   }, async (request) => app.notifications.testSend(request.params.org, request.body.channel));
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof HistoryQuery> }>(`${base}/history`, {
-    schema: { tags, security, summary: 'Every delivery attempt, newest first: status, response code, error, attempt number; paged by next_cursor', params: OrgParams, querystring: HistoryQuery, response: withErrors({ 200: Type.Object({ attempts: Type.Array(HistorySchema), next_cursor: Nullable(Type.String()) }) }, 400, 401, 403) },
+    schema: { tags, security: reads, summary: 'Every delivery attempt, newest first: status, response code, error, attempt number; paged by next_cursor', params: OrgParams, querystring: HistoryQuery, response: withErrors({ 200: Type.Object({ attempts: Type.Array(HistorySchema), next_cursor: Nullable(Type.String()) }) }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => {
     const { channel, status, kind, run_id: runId, limit, cursor } = request.query;
