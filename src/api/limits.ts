@@ -14,10 +14,26 @@ import { orgOfKey, rootAuth } from './auth.ts';
  */
 const UNLIMITED_ROUTES: ReadonlySet<string> = new Set(['/health', '/metrics']);
 
+/**
+ * Nor are the dashboard's and the docs' pages and files: they hold no data and cost no query
+ * (what they show comes from the API, limited), and one dashboard load is a dozen files, so
+ * counting them would spend a tenth of an address's minute per page and break the page for users
+ * behind one NAT.
+ */
+const STATIC_PREFIXES = ['/ui', '/docs'];
+
+function unlimited(request: FastifyRequest): boolean {
+  const url = request.routeOptions.url ?? '';
+  return UNLIMITED_ROUTES.has(url) || STATIC_PREFIXES.some((prefix) => url === prefix || url.startsWith(`${prefix}/`));
+}
+
 /** The operator's own requests (a valid X-CA-Root-Key) are not a tenant's: only the global limit counts them. */
 const OPERATOR = 'operator';
 
 const MINUTE_MS = 60_000;
+
+/** A Redis on the same network answers in about a millisecond; a quarter second is an outage. */
+const COMMAND_TIMEOUT_MS = 250;
 
 /**
  * Request rate limits (docs/limits.md), checked when a request has been routed, before its body
@@ -35,7 +51,7 @@ const MINUTE_MS = 60_000;
 export async function registerLimits(server: FastifyInstance, app: App): Promise<void> {
   const { settings } = app;
   if (!settings.rateLimitEnabled) return;
-  const redis = settings.redisUrl ? sharedCounters(settings.redisUrl.reveal(), app.logger) : undefined;
+  const redis = settings.redisUrl ? await sharedCounters(settings.redisUrl.reveal(), app.logger) : undefined;
   if (redis) server.addHook('onClose', async () => redis.disconnect());
   const store = (scope: string) => (redis ? { redis, nameSpace: `${settings.rateLimitRedisPrefix}${scope}:` } : {});
   const isRoot = rootAuth(settings.rootApiKey);
@@ -56,7 +72,7 @@ export async function registerLimits(server: FastifyInstance, app: App): Promise
     max: settings.rateLimitPerOrgPerMinute,
     timeWindow: MINUTE_MS,
     keyGenerator: clientKey,
-    allowList: (request, key) => key === OPERATOR || UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+    allowList: (request, key) => key === OPERATOR || unlimited(request),
     skipOnError: true,
     // Enough for every org and address of a busy minute; evicting one only forgets its count.
     cache: 100_000,
@@ -68,7 +84,7 @@ export async function registerLimits(server: FastifyInstance, app: App): Promise
     max: settings.rateLimitGlobalPerMinute,
     timeWindow: MINUTE_MS,
     keyGenerator: () => 'all',
-    allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+    allowList: unlimited,
     skipOnError: true,
     // The X-RateLimit-* headers describe the client's own limit; this one only says when to retry.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
@@ -94,9 +110,10 @@ function refused(limit: RateLimitedError['limit'], ttlMs: number, what: string):
  * The Redis client of the counters. A command fails at once while disconnected (no offline
  * queue) and within COMMAND_TIMEOUT_MS when Redis hangs, so an unreachable Redis adds at most
  * that to a request; the client keeps reconnecting on its own. Outages and recoveries are
- * logged once each, not on every reconnect attempt.
+ * logged once each, not on every reconnect attempt. Returned once connected or once the first
+ * attempt failed, so a process that can reach Redis limits its very first requests too.
  */
-function sharedCounters(url: string, logger: Logger): Redis {
+async function sharedCounters(url: string, logger: Logger): Promise<Redis> {
   const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: COMMAND_TIMEOUT_MS, socketTimeout: 2000, connectionName: 'finops-pipeline-rate-limit' });
   let reachable: boolean | undefined;
   redis.on('ready', () => {
@@ -107,8 +124,9 @@ function sharedCounters(url: string, logger: Logger): Redis {
     if (reachable !== false) logger.warn({ err: { message: error.message } }, 'rate limit store (REDIS_URL) unreachable: requests are not rate limited until it answers');
     reachable = false;
   });
+  await new Promise<void>((resolve) => {
+    redis.once('ready', resolve);
+    redis.once('error', () => resolve());
+  });
   return redis;
 }
-
-/** A Redis on the same network answers in about a millisecond; a quarter second is an outage. */
-const COMMAND_TIMEOUT_MS = 250;

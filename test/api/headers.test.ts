@@ -37,6 +37,7 @@ function assertSecurityHeaders(response: LightMyRequestResponse): void {
   assert.equal(response.headers['x-frame-options'], 'SAMEORIGIN');
   assert.equal(response.headers['referrer-policy'], 'no-referrer');
   assert.equal(response.headers['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(response.headers['cross-origin-resource-policy'], 'same-origin');
   assert.match(String(response.headers['strict-transport-security']), /^max-age=\d+/);
   assert.equal(response.headers['x-powered-by'], undefined);
 }

@@ -108,6 +108,8 @@ for (const factory of controlPlaneFactories()) {
       assert.equal(guesses.length, PER_CLIENT);
       for (const headers of guesses) assertError(await call(served.server, { method: 'GET', url, headers, remoteAddress: attacker }), 401);
       assertLimited(await call(served.server, { method: 'GET', url, remoteAddress: attacker }), 'org_requests_per_minute');
+      // The dashboard's and the docs' files are never counted: the page still loads from that address.
+      for (const url of ['/ui/', '/docs/json']) assert.equal((await call(served.server, { method: 'GET', url, remoteAddress: attacker })).statusCode, 200, url);
       // Public routes count for the address too, and another address has its own minute.
       assertLimited(await call(served.server, { method: 'GET', url: '/api/v1/validator/pipelines', remoteAddress: attacker }), 'org_requests_per_minute');
       assert.equal((await call(served.server, { method: 'GET', url: '/api/v1/validator/pipelines', remoteAddress: '203.0.113.8' })).statusCode, 200);
