@@ -58,6 +58,8 @@ export interface AuditFilter {
   /** An action, or a prefix ending in `.*` (`credential.*`). */
   action?: string | undefined;
   actor?: string | undefined;
+  /** The actor filter matches no key of another org (an org's own view, where those are masked). */
+  ownActorsOnly?: boolean;
   outcome?: AuditOutcome | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
@@ -116,7 +118,7 @@ export function auditStore(db: Db) {
       if (orgSlug !== undefined) add((n) => `org_slug = ${n}`, orgSlug);
       if (filter.action?.endsWith('.*')) add((n) => `starts_with(action, ${n})`, filter.action.slice(0, -1));
       else if (filter.action !== undefined) add((n) => `action = ${n}`, filter.action);
-      if (filter.actor !== undefined) add((n) => `actor = ${n}`, filter.actor);
+      if (filter.actor !== undefined) add((n) => `actor = ${n}${filter.ownActorsOnly ? ' AND (actor_org IS NULL OR actor_org = org_slug)' : ''}`, filter.actor);
       if (filter.outcome !== undefined) add((n) => `outcome = ${n}`, filter.outcome);
       if (filter.since !== undefined) add((n) => `created_at >= ${n}`, filter.since);
       if (filter.until !== undefined) add((n) => `created_at < ${n}`, filter.until);

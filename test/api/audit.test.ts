@@ -212,6 +212,9 @@ for (const factory of controlPlaneFactories()) {
       const attempt = entries.find((entry) => entry.action === 'notification.settings.update' && entry.status === 403);
       expect(attempt as Entry, { actor: 'key:another-org', actor_org: null });
       assert.ok(!own.body.includes('globex'), 'nothing of globex');
+      const byTheirKey = await call(server, { url: `/api/v1/audit/acme?actor=${encodeURIComponent(`key:${globex.key_prefix}`)}`, headers: { 'x-api-key': acme.api_key } });
+      assert.deepEqual((byTheirKey.json() as { entries: Entry[] }).entries, [], "another org's key prefix finds nothing in acme's view");
+      assert.equal((await adminAudit(`org=acme&actor=${encodeURIComponent(`key:${globex.key_prefix}`)}`)).entries.length, 1, 'the operator finds it');
       assertError(await call(server, { url: '/api/v1/audit/globex', headers: { 'x-api-key': acme.api_key } }), 403);
       assertError(await call(server, { url: '/api/v1/audit/acme' }), 401);
       assertError(await call(server, { url: '/api/v1/admin/audit', headers: { 'x-api-key': acme.api_key } }), 401);

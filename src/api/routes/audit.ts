@@ -46,22 +46,23 @@ export function auditRoutes(server: FastifyInstance, app: App): void {
   server.get<{ Querystring: Static<typeof AdminAuditQuery> }>('/api/v1/admin/audit', {
     schema: { tags, security: [{ rootKey: [] }], summary: 'Admin and credential actions of every org, newest first; paged by next_cursor', querystring: AdminAuditQuery, response: withErrors({ 200: AuditPage }, 400, 401, 403) },
     preValidation: rootAuth(app.settings.rootApiKey),
-  }, async (request) => page(app, request.query.org, request.query, (row) => row));
+  }, async (request) => page(app, request.query.org, request.query, false, (row) => row));
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof OrgAuditQuery> }>('/api/v1/audit/:org', {
     schema: { tags, security: [{ apiKey: [] }], summary: 'Admin and credential actions on this org, newest first; paged by next_cursor', params: OrgParams, querystring: OrgAuditQuery, response: withErrors({ 200: AuditPage }, 400, 401, 403) },
     preValidation: orgAuth(app.orgs),
   }, async (request) => {
     const own = request.params.org;
-    // An attempt on this org with another org's key is shown, but not whose key it was.
-    return page(app, own, request.query, (row) => (row.actor_org !== null && row.actor_org !== own ? { ...row, actor: 'key:another-org', actor_org: null } : row));
+    // An attempt on this org with another org's key is shown, but not whose key it was (nor found by it).
+    return page(app, own, request.query, true, (row) => (row.actor_org !== null && row.actor_org !== own ? { ...row, actor: 'key:another-org', actor_org: null } : row));
   });
 }
 
-async function page(app: App, orgSlug: string | undefined, query: Static<typeof OrgAuditQuery>, shown: (row: AuditRow) => AuditRow) {
+async function page(app: App, orgSlug: string | undefined, query: Static<typeof OrgAuditQuery>, ownActorsOnly: boolean, shown: (row: AuditRow) => AuditRow) {
   const filter: AuditFilter = {
     action: query.action,
     actor: query.actor,
+    ownActorsOnly,
     outcome: query.outcome as AuditOutcome | undefined,
     since: query.since === undefined ? undefined : new Date(query.since),
     until: query.until === undefined ? undefined : new Date(query.until),
