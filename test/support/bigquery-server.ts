@@ -36,6 +36,8 @@ export interface Fault {
   path: RegExp;
   /** Only requests whose body text matches (a job id, a statement). */
   body?: RegExp;
+  /** Only requests whose query string matches. */
+  search?: RegExp;
   status: number;
   reason: string;
   message?: string;
@@ -280,7 +282,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     }
     const result = job.result ?? { fields: [], rows: [] };
     const start = Number(query.get('pageToken') ?? 0);
-    const size = Number(query.get('maxResults') ?? 100_000);
+    const size = query.has('maxResults') ? Number(query.get('maxResults')) : 100_000;
     const micros = query.get('formatOptions.useInt64Timestamp') === 'true';
     const cell = (value: unknown): unknown => {
       if (value === null || value === undefined) return null;
@@ -289,7 +291,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       return String(value);
     };
     const rows = result.rows.slice(start, start + size).map((row) => ({ f: row.map((value) => ({ v: cell(value) })) }));
-    const next = start + size < result.rows.length ? String(start + size) : undefined;
+    const next = size > 0 && start + size < result.rows.length ? String(start + size) : undefined;
     return { kind: 'bigquery#getQueryResultsResponse', jobReference: job.resource.jobReference, schema: { fields: result.fields }, rows, totalRows: String(result.rows.length), jobComplete: true, ...(next ? { pageToken: next } : {}) };
   }
 
@@ -373,6 +375,9 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     if (resource === 'queries' && id && method === 'GET') {
       const job = jobs.get(decodeURIComponent(id));
       if (!job) throw fail(404, 'notFound', `Not found: Job ${projectId}:${id}`);
+      // timeoutMs: BigQuery holds the call until the job ends or the time is up (10 s by default).
+      const deadline = Date.now() + Number(query.get('timeoutMs') ?? 10_000);
+      while (job.resource.status.state !== 'DONE' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       return respond(200, resultPage(job, query));
     }
     throw fail(404, 'notFound', `Not found: ${method} ${path}`);
@@ -394,7 +399,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
         response.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...extra });
         response.end(text);
       };
-      const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === method) && f.path.test(url.pathname) && (!f.body || f.body.test(raw.toString('latin1'))));
+      const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === method) && f.path.test(url.pathname) && (!f.body || f.body.test(raw.toString('latin1'))) && (!f.search || f.search.test(url.search)));
       if (fault) fault.times = (fault.times ?? 1) - 1;
       const answerFault = () => respond(fault!.status, errorBody(fault!.status, fault!.reason, fault!.message ?? `${fault!.reason} (injected)`));
       if (fault && !fault.afterHandling) return answerFault();

@@ -126,10 +126,11 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
 
   test('rateLimitExceeded (403) and backendError (503) are retried with growing backoff', async () => {
     server.fail({ method: 'POST', path: /\/jobs$/, status: 403, reason: 'rateLimitExceeded', message: 'Exceeded rate limits: too many api requests per user per method for this user_method.', times: 2 });
-    server.fail({ method: 'GET', path: /\/queries\//, status: 503, reason: 'backendError', times: 1 });
+    server.fail({ method: 'GET', path: /\/queries\//, search: /maxResults=2(&|$)/, status: 503, reason: 'backendError', times: 1 });
     const result = await warehouse.query('SELECT team FROM `acme_dev.demo_usage_raw` ORDER BY team');
     assert.deepEqual(result, [{ team: 'team_a' }, { team: 'team_b' }]);
-    assert.deepEqual(retryWaits(), [1001, 2002, 1001], 'the ceiling doubles (random()=1); the results call starts over');
+    assert.deepEqual(retryWaits(), [1001, 2002, 1001], 'the ceiling doubles (random()=1); the results page starts over');
+    assert.deepEqual(server.requests.filter((r) => r.path.includes('/queries/') && r.query.get('maxResults') === '2').map((r) => r.status), [503, 200], 'the page was asked for again');
   });
 
   test('invalidQuery is a clear, non-retryable error; maximumBytesBilled stops a job before it runs', async () => {
@@ -143,6 +144,19 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
     await capped.close();
   });
 
+  test('a step’s warehouse labels its jobs with the step and sums their bytes across calls', async () => {
+    const step = warehouse.forStep?.({ orgSlug: 'acme', pipelineId: 'demo_usage_daily_cost', runId: 'run-9', stepId: 'cost_by_team' });
+    assert.ok(step);
+    await step.query('SELECT count(*) AS n FROM `acme_dev.demo_usage_raw`');
+    const written = await step.replacePartition(write({ lineage: { ...lineage, runId: 'run-9', ingestedAt: new Date('2026-02-09T10:00:00Z') } }));
+    const usage = step.usage();
+    assert.equal(usage.jobs, 3, 'the query, the staging job and the commit');
+    assert.equal(usage.bytesBilled, (written.usage?.bytesBilled ?? 0) + 10 * 1024 * 1024, 'the step’s sum is the calls’ sums (the query billed the 10 MB minimum)');
+    const labels = jobInserts().map((r) => (r.body as { configuration: { labels: Record<string, string> } }).configuration.labels);
+    assert.ok(labels.every((l) => l.step === 'cost_by_team' && l.run === 'run-9'), JSON.stringify(labels));
+    assert.equal(warehouse.forStep?.({ orgSlug: 'acme', pipelineId: 'p', runId: 'r', stepId: 's' }).usage().jobs, 0, 'each step counts its own');
+  });
+
   test('query results are read page by page (pageToken, maxResults) in the DuckDB warehouse’s value shapes', async () => {
     server.requests.length = 0;
     const result = await warehouse.query(
@@ -151,7 +165,8 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
     );
     assert.equal(result.length, 5);
     assert.deepEqual(result[1], { n: '2', amount: '2.000000000', big: true, day: '2026-01-02', at: '2026-01-01T00:00:00.000Z' });
-    const pages = server.requests.filter((r) => r.path.includes('/queries/'));
-    assert.deepEqual(pages.map((r) => [r.query.get('maxResults'), r.query.get('pageToken')]), [['2', null], ['2', '2'], ['2', '4']]);
+    const calls = server.requests.filter((r) => r.path.includes('/queries/'));
+    assert.deepEqual(calls.map((r) => [r.query.get('maxResults'), r.query.get('pageToken')]), [['0', null], ['2', null], ['2', '2'], ['2', '4']], 'a long poll for the end (no rows), then the pages');
+    assert.equal(calls[0]?.query.get('timeoutMs'), '10000');
   });
 });

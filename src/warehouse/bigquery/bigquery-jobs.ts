@@ -64,8 +64,10 @@ export interface BigQueryJobsOptions {
   random?: () => number;
 }
 
-/** The longest wait between two looks at a running job. */
+/** The longest wait between two looks at a running load job. */
 const MAX_POLL_MS = 2000;
+/** How long one jobs.getQueryResults call waits for a query job to end. */
+const LONG_POLL_MS = 10_000;
 /** Rows per page of results: the REST default's order of size, and a bounded response. */
 export const RESULT_PAGE_ROWS = 10_000;
 
@@ -105,8 +107,31 @@ export function bigQueryJobs(options: BigQueryJobsOptions) {
     return send('jobs.get', () => call<JobResource>({ uri: jobPath(id), qs: { location: options.location } }), signal);
   }
 
+  /**
+   * A query job is waited on with jobs.getQueryResults' long poll (`timeoutMs`: BigQuery answers
+   * when the job ends, or after that long), one request per ten seconds of a long job, as the
+   * client library waits; its end state is then read once with jobs.get. A load job has no
+   * results, so jobs.get is polled, from 50 ms doubling to 2 s.
+   */
   async function waitDone(job: JobResource, signal?: AbortSignal): Promise<JobResource> {
-    let current = job;
+    if (job.status?.state === 'DONE') return job;
+    if (job.configuration?.query) {
+      const qs = { location: options.location, maxResults: 0, timeoutMs: LONG_POLL_MS };
+      for (let failures = 1; ; ) {
+        signal?.throwIfAborted();
+        try {
+          const page = await call<ResultsPage>({ uri: `/queries/${encodeURIComponent(job.jobReference.jobId)}`, qs });
+          if (page.jobComplete !== false) break;
+        } catch {
+          // A failed job answers its own error here, and so may a passing fault of this call:
+          // jobs.get (retried on its own) tells them apart.
+          const current = await getJob(job.jobReference.jobId, signal);
+          if (current.status?.state === 'DONE') return current;
+          await clock.sleep(retryDelayMs(Math.min(failures++, options.retry.maxTries - 1), options.retry, options.random) ?? options.retry.maxDelayMs, signal);
+        }
+      }
+    }
+    let current = await getJob(job.jobReference.jobId, signal);
     for (let poll = 0; current.status?.state !== 'DONE'; poll++) {
       if (signal?.aborted) {
         await call({ method: 'POST', uri: `${jobPath(current.jobReference.jobId)}/cancel`, qs: { location: options.location } }).catch(() => undefined);
