@@ -9,7 +9,7 @@ import type { Clock } from '../shared/clock.ts';
 import { errorMessage, ProcessorError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RunMetrics } from '../shared/metrics.ts';
-import { LeaseLostError, type Claim, type ClaimedRun, type ExecutionStore } from '../store/executions.ts';
+import { LeaseLostError, type Claim, type ClaimedRun, type ExecutionStore, type NextRun } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 import type { QualityResult } from '../shared/quality.ts';
@@ -28,6 +28,13 @@ export interface EngineDeps {
   logger: Logger;
   settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls'>;
   metrics?: RunMetrics;
+  /**
+   * Told, once the run's end is committed, of the tables its completed steps wrote (`dataset.table`),
+   * whatever the run's status: the cost alerts of an org that got FOCUS rows are due an evaluation.
+   */
+  onTablesWritten?: (orgSlug: string, tables: string[]) => void;
+  /** The worker's request that the run's end also claim the run taking its slot. */
+  nextRun?: () => NextRun | undefined;
 }
 
 /** A worker that lost the same run this many times gives up on it rather than loop forever. */
@@ -73,7 +80,7 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
   const labels = { org: run.org_slug, pipeline: pipeline?.route ?? 'unknown' };
   const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
     log[end === 'failed' ? 'error' : 'info']({ status: end, error, records }, `run ${end}`);
-    await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) }, await journal.close());
+    await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) }, await journal.close(), deps.nextRun?.());
     deps.metrics?.runEnded({ ...labels, status: end });
   };
 
@@ -103,10 +110,10 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
     const outcome = await runSteps({ deps, claim, journal, warehouse, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
       if (signal.reason instanceof LeaseLostError) throw signal.reason; // another worker owns the run now; it writes the end
-      return await finish('cancelled', 'cancel requested', undefined, outcome.records);
-    }
-    if (outcome.error) return await finish('failed', 'a step failed', outcome.error, outcome.records);
-    await finish('completed', 'all steps completed', undefined, outcome.records);
+      await finish('cancelled', 'cancel requested', undefined, outcome.records);
+    } else if (outcome.error) await finish('failed', 'a step failed', outcome.error, outcome.records);
+    else await finish('completed', 'all steps completed', undefined, outcome.records);
+    if (outcome.tables.length > 0) deps.onTablesWritten?.(run.org_slug, outcome.tables);
   } catch (error) {
     if (error instanceof LeaseLostError || signal.reason instanceof LeaseLostError) {
       deps.logger.warn({ run_id: run.run_id, claims: claim.claims }, 'run lost to another worker; this worker writes nothing more');
@@ -162,7 +169,7 @@ interface StepsInput {
  * time; a failed step skips its dependants, while independent branches run to their end. A
  * step that finds the run lost to another worker stops the others and writes nothing more.
  */
-async function runSteps(input: StepsInput): Promise<{ records: number; error?: string }> {
+async function runSteps(input: StepsInput): Promise<{ records: number; tables: string[]; error?: string }> {
   const { deps, steps } = input;
   const lost = new AbortController();
   const signal = AbortSignal.any([input.signal, lost.signal]);
@@ -170,6 +177,7 @@ async function runSteps(input: StepsInput): Promise<{ records: number; error?: s
   const state = new Map<string, StepStatus>(steps.map((step) => [step.step_id, 'pending']));
   const running = new Map<string, Promise<void>>();
   let records = 0;
+  const tables = new Set<string>();
   let firstError: string | undefined;
 
   const blockedBy = (step: StepConfig) => (step.depends_on ?? []).find((id) => ['failed', 'skipped', 'cancelled'].includes(state.get(id) as string));
@@ -193,6 +201,7 @@ async function runSteps(input: StepsInput): Promise<{ records: number; error?: s
             (result) => {
               state.set(step.step_id, result.status);
               records += result.records;
+              for (const table of result.tables ?? []) tables.add(table);
               if (result.status === 'failed' && firstError === undefined) firstError = result.error;
             },
             (error: unknown) => {
@@ -208,14 +217,14 @@ async function runSteps(input: StepsInput): Promise<{ records: number; error?: s
     await Promise.race(running.values());
   }
   if (lost.signal.aborted) throw lost.signal.reason;
-  return firstError === undefined ? { records } : { records, error: firstError };
+  return firstError === undefined ? { records, tables: [...tables] } : { records, tables: [...tables], error: firstError };
 }
 
 /**
  * One step with its retries. Only a LeaseLostError (or an error storing the step) rejects;
  * every processor outcome is a step status.
  */
-async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: StepStatus; records: number; error?: string }> {
+async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: StepStatus; records: number; tables?: string[]; error?: string }> {
   const { deps, run, signal, claim } = input;
   const { executions, clock } = deps;
   const processor = deps.processors.get(step.ps_type);
@@ -267,7 +276,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
       work = running;
       const result = await untilAborted(running, stepSignal);
       log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');
-      return await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details });
+      return { ...(await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details })), tables: result.tables };
     } catch (caught) {
       if (caught instanceof LeaseLostError) throw caught;
       // An aborted processor is waited for (DuckDB interrupts its statement, fetch its request):

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
-import { LeaseLostError, type ClaimedRun } from '../store/executions.ts';
+import { LeaseLostError, type ClaimedRun, type NextRun } from '../store/executions.ts';
 import { executeRun, MAX_CLAIMS, type EngineDeps } from './execute-run.ts';
 
 export interface WorkerOptions {
@@ -45,6 +45,10 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
   let mayHaveMore = true;
   let wakes = 0;
   let pollTimer: NodeJS.Timeout | undefined;
+  let fillSoon: NodeJS.Immediate | undefined;
+  // After the current turn: the runs whose ends one statement wrote free their slots together,
+  // and one claim takes their successors.
+  const fillAfterTurn = () => void (fillSoon ??= setImmediate(() => ((fillSoon = undefined), fill())));
   let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
   function fill(): void {
@@ -60,18 +64,20 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     }
   }
 
+  function start(claim: ClaimedRun): void {
+    const task = execute(claim).finally(() => {
+      active.delete(task);
+      fillAfterTurn();
+    });
+    active.add(task);
+  }
+
   async function claimSome(wanted: number): Promise<void> {
     const wakesBefore = wakes;
     try {
       const claims = await deps.executions.claim(id, options.leaseMs, { at: deps.clock.now(), maxClaims: MAX_CLAIMS, limit: wanted });
       if (claims.length < wanted && wakes === wakesBefore) mayHaveMore = false;
-      for (const claim of claims) {
-        const task = execute(claim).finally(() => {
-          active.delete(task);
-          fill();
-        });
-        active.add(task);
-      }
+      claims.forEach(start);
     } catch (error) {
       // Until the next wake or poll: a control plane that is down is not asked in a loop.
       mayHaveMore = false;
@@ -84,6 +90,25 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     mayHaveMore = true;
     fill();
   };
+
+  // A run's end claims its successor in the same statement while the queue may hold more; the
+  // successor starts as the slot frees. Claimed after a stop, it still runs: it is this worker's.
+  const nextRun = (): NextRun | undefined => {
+    if (stopped || !mayHaveMore) return undefined;
+    const wakesBefore = wakes;
+    return {
+      workerId: id,
+      leaseMs: options.leaseMs,
+      maxClaims: MAX_CLAIMS,
+      at: deps.clock.now(),
+      claimed(claims) {
+        if (!claims) return;
+        if (claims.length === 0 && wakes === wakesBefore) mayHaveMore = false;
+        claims.forEach(start);
+      },
+    };
+  };
+  const engine: EngineDeps = { ...deps, nextRun };
 
   async function execute(claim: ClaimedRun): Promise<void> {
     const controller = new AbortController();
@@ -103,7 +128,7 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
       }
     }, heartbeatMs);
     try {
-      await executeRun(deps, claim, controller.signal);
+      await executeRun(engine, claim, controller.signal);
     } catch (error) {
       log.error({ err: error, run_id: claim.run_id }, 'run crashed the executor');
     } finally {
@@ -129,10 +154,14 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     async stop(graceMs = 30_000) {
       stopped = true;
       clearInterval(pollTimer);
+      clearImmediate(fillSoon);
       await (await unlisten)?.();
       unlisten = undefined;
       let timer: NodeJS.Timeout | undefined;
-      const ended = Promise.allSettled([...claiming]).then(() => Promise.allSettled([...active]));
+      // Until nothing runs: an ending run may hand over a successor its end claimed.
+      const ended = (async () => {
+        while (claiming.size > 0 || active.size > 0) await Promise.allSettled([...claiming, ...active]);
+      })();
       await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     },

@@ -118,7 +118,7 @@ const JOURNAL_WRITES = (guard: string, p: number) => `
  * channel the run_ended event (the outbox). A run can never end while still holding its slot. $2 is the ends as JSON, $3..$6 their journal batches. Returns the ids of
  * the runs it ended.
  */
-const END_RUNS = `
+const END_WRITES = `
   WITH ends AS (
     SELECT * FROM jsonb_to_recordset($2::jsonb) AS e(run_id uuid, worker_id text, claims int, status text, at timestamptz, error text, records bigint, from_status text, reason text)),
   dequeued AS (
@@ -148,14 +148,77 @@ const END_RUNS = `
     SELECT $1, 'run_ended', CASE WHEN en.status = 'failed' THEN 'ERROR' ELSE 'INFO' END, r.provider, r.domain, r.pipeline, en.run_id,
            jsonb_build_object('status', en.status, 'ended_at', en.at, 'error', e.error, 'records', e.records)
       FROM ended en JOIN ends e ON e.run_id = en.run_id JOIN pipeline_runs r ON r.org_slug = $1 AND r.run_id = en.run_id
-     WHERE EXISTS (SELECT 1 FROM notification_channels c WHERE c.org_slug = $1 AND c.is_enabled))
-  SELECT run_id::text AS run_id FROM dequeued`;
+     WHERE EXISTS (SELECT 1 FROM notification_channels c WHERE c.org_slug = $1 AND c.is_enabled))`;
+const END_RUNS = `${END_WRITES} SELECT run_id::text AS run_id FROM dequeued`;
+
+/**
+ * The claim as CTEs, its parameters $p..$p+4 (worker, lease ms, at, max claims, limit): up to
+ * `limit` runs nobody holds or whose holder's lease expired, first by their lane's fair queue
+ * time (migration 006); SKIP LOCKED passes over the candidates concurrent workers are taking.
+ * Each is moved to `validating` (and on to `running` when it needs no credential check) with its
+ * transitions. `exclude` keeps out the runs the same statement ends. CLAIMED_ROWS reads them.
+ */
+const CLAIM_RUNS = (p: number, exclude = 'FALSE') => `
+  next AS (
+    SELECT org_slug, run_id FROM run_queue
+     WHERE (worker_id IS NULL OR lease_expires_at < now()) AND NOT (${exclude})
+     ORDER BY lease_expires_at NULLS FIRST, priority_at
+     LIMIT $${p + 4} FOR UPDATE SKIP LOCKED),
+  claimed AS (
+    UPDATE run_queue q SET worker_id = $${p}, lease_expires_at = now() + $${p + 1}::double precision * interval '1 millisecond', claims = q.claims + 1
+      FROM next WHERE q.org_slug = next.org_slug AND q.run_id = next.run_id
+    RETURNING q.org_slug, q.run_id, q.worker_id, q.claims),
+  claim_prior AS (
+    SELECT r.*, c.worker_id, c.claims FROM pipeline_runs r JOIN claimed c ON r.org_slug = c.org_slug AND r.run_id = c.run_id),
+  moved AS (
+    UPDATE pipeline_runs r
+       SET status = CASE WHEN cardinality(p.credential_providers) = 0 THEN 'running' ELSE 'validating' END,
+           started_at = CASE WHEN cardinality(p.credential_providers) = 0 THEN coalesce(r.started_at, $${p + 2}) ELSE r.started_at END
+      FROM claim_prior p
+     WHERE r.org_slug = p.org_slug AND r.run_id = p.run_id AND NOT p.cancel_requested AND p.claims <= $${p + 3}
+    RETURNING r.org_slug, r.run_id, r.status),
+  claim_transitions AS (
+    INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
+    SELECT m.org_slug, m.run_id, t.from_status, t.to_status, $${p + 2}, t.reason
+      FROM moved m JOIN claim_prior p ON p.org_slug = m.org_slug AND p.run_id = m.run_id
+     CROSS JOIN LATERAL (VALUES
+       (1, p.status, 'pending', 'recovered: the previous worker''s lease expired (claim ' || p.claims || ')'),
+       (2, 'pending', 'validating', 'claimed by worker ' || p.worker_id),
+       (3, 'validating', 'running', 'nothing to validate beyond admission')) AS t(n, from_status, to_status, reason)
+     WHERE (t.n = 1 AND p.status <> 'pending') OR t.n = 2 OR (t.n = 3 AND m.status = 'running')
+     ORDER BY t.n)`;
+const CLAIMED_ROWS = `
+  SELECT ${RUN_COLUMNS_OF('p')}, p.worker_id, p.claims, p.status AS prior_status, coalesce(m.status, p.status) AS moved_to, m.run_id IS NOT NULL AS moved
+    FROM claim_prior p LEFT JOIN moved m ON m.org_slug = p.org_slug AND m.run_id = p.run_id`;
+const claimParams = (next: { workerId: string; leaseMs: number; at: Date; maxClaims: number }, limit: number) => [next.workerId, next.leaseMs, next.at, next.maxClaims, limit];
+
+/**
+ * END_RUNS that also claims the successors of the runs it ends, for their worker: a run's end
+ * and the next run's start share one round trip and one commit. $7..$11 are claimParams. Each
+ * row carries the ended ids; with no run claimed, one row of them alone.
+ */
+const END_AND_CLAIM_RUNS = `${END_WRITES}, ${CLAIM_RUNS(7, 'run_id IN (SELECT run_id FROM ends)')}
+  SELECT e.ended, c.* FROM (SELECT coalesce(array_agg(run_id::text), '{}') AS ended FROM dequeued) e LEFT JOIN (${CLAIMED_ROWS}) c ON true`;
+
+/**
+ * A worker's request, sent with a run's end, for the run to take the freed slot: the statement
+ * that writes the end claims it (END_AND_CLAIM_RUNS). `claimed` gets what was claimed, or
+ * undefined when the end went without a claim (then the worker claims on its own).
+ */
+export interface NextRun {
+  workerId: string;
+  leaseMs: number;
+  maxClaims: number;
+  at: Date;
+  claimed(runs: ClaimedRun[] | undefined): void;
+}
 
 /** A run's end waiting for its org's statement. */
 interface PendingEnd {
   claim: Claim;
   end: RunEnd;
   batch: JournalBatch;
+  next: NextRun | undefined;
   settle(error?: unknown): void;
 }
 
@@ -186,6 +249,10 @@ export interface ClaimedRun extends Claim {
  * Lock order, everywhere: run_queue, then pipeline_runs, then subscriptions. Admission locks
  * only subscriptions and inserts new rows, so it never waits on a run's rows.
  */
+function claimedRun({ worker_id, claims, prior_status, moved_to, moved, ...run }: ClaimedRow): ClaimedRun {
+  return { org_slug: run.org_slug, run_id: run.run_id, worker_id, claims, recovered: claims > 1, run: { ...run, status: moved_to }, priorStatus: prior_status, started: moved };
+}
+
 export function executionStore(db: Db) {
   // Per org with an end statement in flight: the ends that arrived since, for the next one.
   const waitingEnds = new Map<string, PendingEnd[]>();
@@ -198,69 +265,53 @@ export function executionStore(db: Db) {
     await endRunsOfOrg(orgSlug, next);
   }
 
-  /** One statement for all; if it fails, each run on its own, so one run's bad row fails only that run. */
+  /**
+   * One statement for all, which claims the successors the first asking worker's ends asked for
+   * (other workers' are told to claim on their own). If it fails, each run on its own and without
+   * a claim, so one run's bad row fails only that run.
+   */
   async function writeEnds(orgSlug: string, items: PendingEnd[]): Promise<void> {
+    const worker = items.find((item) => item.next)?.next;
+    const asking = items.filter((item) => item.next?.workerId === worker?.workerId).map((item) => item.next as NextRun);
     let ended: Set<string>;
+    let claimed: ClaimedRun[] = [];
     try {
       const ends = items.map(({ claim, end }) => ({
         run_id: claim.run_id, worker_id: claim.worker_id, claims: claim.claims, status: end.status, at: end.at, error: end.error ?? null, records: end.records, from_status: end.from, reason: end.reason,
       }));
-      const rows = await db.query<{ run_id: string }>(END_RUNS, [orgSlug, jsonb(ends), ...journalParams(items.map(({ claim, batch }) => ({ runId: claim.run_id, batch })))]);
-      ended = new Set(rows.map((row) => row.run_id));
+      const params = [orgSlug, jsonb(ends), ...journalParams(items.map(({ claim, batch }) => ({ runId: claim.run_id, batch })))];
+      if (worker) {
+        const rows = await db.query<{ ended: string[] } & Partial<ClaimedRow>>(END_AND_CLAIM_RUNS, [...params, ...claimParams(worker, asking.length)]);
+        ended = new Set(rows[0]?.ended ?? []);
+        claimed = rows.filter((row) => row.run_id !== null && row.run_id !== undefined).map(({ ended: _ended, ...row }) => claimedRun(row as ClaimedRow));
+      } else {
+        ended = new Set((await db.query<{ run_id: string }>(END_RUNS, params)).map((row) => row.run_id));
+      }
     } catch (error) {
+      for (const item of items) item.next?.claimed(undefined);
       if (items.length === 1) return items[0]?.settle(error);
-      for (const item of items) await writeEnds(orgSlug, [item]);
+      for (const item of items) await writeEnds(orgSlug, [{ ...item, next: undefined }]);
       return;
+    }
+    // The claimed runs go to the asking ends in turn; the others' workers claim for themselves.
+    for (const item of items) {
+      if (!item.next) continue;
+      if (item.next.workerId !== worker?.workerId) item.next.claimed(undefined);
+      else item.next.claimed(claimed.splice(0, 1));
     }
     for (const item of items) item.settle(ended.has(item.claim.run_id) ? undefined : lost(item.claim));
   }
 
   return {
     /**
-     * Claims up to `limit` runs nobody holds, or whose holder's lease expired (a dead worker),
-     * first by their lane's fair queue time (migration 006), and starts them, in one statement: the queue rows taken (SKIP LOCKED passes
-     * over the candidates concurrent workers are taking), each run moved to `validating` (and on to `running` when it
-     * needs no credential check) with its transitions, and the run returned. A run whose cancel
-     * was asked, or that lost its workers more than `maxClaims` times, is claimed but not moved:
-     * the worker ends it.
+     * Claims up to `limit` runs nobody holds, or whose holder's lease expired (a dead worker), and
+     * starts them, in one statement (CLAIM_RUNS). A run whose cancel was asked, or that lost its
+     * workers more than `maxClaims` times, is claimed but not moved: the worker ends it.
      */
     async claim(workerId: string, leaseMs: number, options: { at?: Date; maxClaims?: number; limit?: number } = {}): Promise<ClaimedRun[]> {
-      const rows = await db.query<ClaimedRow>(
-        `WITH next AS (
-           SELECT org_slug, run_id FROM run_queue
-            WHERE worker_id IS NULL OR lease_expires_at < now()
-            ORDER BY lease_expires_at NULLS FIRST, priority_at
-            LIMIT $5 FOR UPDATE SKIP LOCKED),
-         claimed AS (
-           UPDATE run_queue q SET worker_id = $1, lease_expires_at = now() + $2::double precision * interval '1 millisecond', claims = q.claims + 1
-             FROM next WHERE q.org_slug = next.org_slug AND q.run_id = next.run_id
-           RETURNING q.org_slug, q.run_id, q.worker_id, q.claims),
-         prior AS (
-           SELECT r.*, c.worker_id, c.claims FROM pipeline_runs r JOIN claimed c ON r.org_slug = c.org_slug AND r.run_id = c.run_id),
-         moved AS (
-           UPDATE pipeline_runs r
-              SET status = CASE WHEN cardinality(p.credential_providers) = 0 THEN 'running' ELSE 'validating' END,
-                  started_at = CASE WHEN cardinality(p.credential_providers) = 0 THEN coalesce(r.started_at, $3) ELSE r.started_at END
-             FROM prior p
-            WHERE r.org_slug = p.org_slug AND r.run_id = p.run_id AND NOT p.cancel_requested AND p.claims <= $4
-           RETURNING r.org_slug, r.run_id, r.status),
-         transitions AS (
-           INSERT INTO run_transitions (org_slug, run_id, from_status, to_status, at, reason)
-           SELECT m.org_slug, m.run_id, t.from_status, t.to_status, $3, t.reason
-             FROM moved m JOIN prior p ON p.org_slug = m.org_slug AND p.run_id = m.run_id
-            CROSS JOIN LATERAL (VALUES
-              (1, p.status, 'pending', 'recovered: the previous worker''s lease expired (claim ' || p.claims || ')'),
-              (2, 'pending', 'validating', 'claimed by worker ' || p.worker_id),
-              (3, 'validating', 'running', 'nothing to validate beyond admission')) AS t(n, from_status, to_status, reason)
-            WHERE (t.n = 1 AND p.status <> 'pending') OR t.n = 2 OR (t.n = 3 AND m.status = 'running')
-            ORDER BY t.n)
-         SELECT ${RUN_COLUMNS_OF('p')}, p.worker_id, p.claims, p.status AS prior_status, coalesce(m.status, p.status) AS moved_to, m.run_id IS NOT NULL AS moved
-           FROM prior p LEFT JOIN moved m ON m.org_slug = p.org_slug AND m.run_id = p.run_id`,
-        [workerId, leaseMs, options.at ?? new Date(), options.maxClaims ?? 3, options.limit ?? 1],
-      );
-      return rows.map(({ worker_id, claims, prior_status, moved_to, moved, ...run }) => ({
-        org_slug: run.org_slug, run_id: run.run_id, worker_id, claims, recovered: claims > 1, run: { ...run, status: moved_to }, priorStatus: prior_status, started: moved,
-      }));
+      const next = { workerId, leaseMs, at: options.at ?? new Date(), maxClaims: options.maxClaims ?? 3 };
+      const rows = await db.query<ClaimedRow>(`WITH ${CLAIM_RUNS(1)} ${CLAIMED_ROWS}`, claimParams(next, options.limit ?? 1));
+      return rows.map(claimedRun);
     },
 
     /** Runs queued and not held by a live worker (waiting to be claimed). */
@@ -320,10 +371,11 @@ export function executionStore(db: Db) {
      * Ends a run (see END_RUNS). The ends of one org's runs that arrive while its previous end
      * statement is in flight are written together by the next one, so concurrent ends share a
      * commit and queue on the org's subscription row once, and an end never waits for a timer.
+     * With `next`, the statement also claims the run that takes the freed slot (NextRun).
      */
-    finish(claim: Claim, end: RunEnd, batch: JournalBatch = EMPTY_BATCH): Promise<void> {
+    finish(claim: Claim, end: RunEnd, batch: JournalBatch = EMPTY_BATCH, next?: NextRun): Promise<void> {
       return new Promise((resolve, reject) => {
-        const item: PendingEnd = { claim, end, batch, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+        const item: PendingEnd = { claim, end, batch, next, settle: (error) => (error === undefined ? resolve() : reject(error)) };
         const waiting = waitingEnds.get(claim.org_slug);
         if (waiting) return void waiting.push(item);
         waitingEnds.set(claim.org_slug, []);

@@ -83,6 +83,28 @@ for (const factory of controlPlaneFactories()) {
       assert.deepEqual(steps.map((s) => s.status), ['completed', 'completed', 'completed']);
     });
 
+    test("a drain: each run's end claims the run taking its slot in the same statement, and every run's trace is whole", async (t) => {
+      const runs = 40;
+      await app.worker?.stop();
+      const ids = Array.from({ length: runs }, () => randomUUID());
+      for (const run_id of ids) {
+        await admitRun(cp.db, { org_slug: org, run_id, pipeline_id: 'cost_one', provider: 'cost', domain: 'noop', pipeline: 'one', parameters: { start_date: '2026-01-01', end_date: '2026-01-01', credential_id: 'default' }, trigger: 'api', created_by: 'test', created_at: new Date() });
+      }
+      counted.reset();
+      app.worker?.start();
+      await waitFor(async () => (await cp.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pipeline_runs WHERE org_slug = $1 AND run_id = ANY($2::uuid[]) AND status = 'completed'", [org, ids]))[0]?.n === runs, 20_000, 'the drain');
+      const { statements, sql } = counted.counts;
+      const claims = sql.filter((text) => text.startsWith('WITH next AS')).length;
+      t.diagnostic(`${runs} runs: ${statements} statements, ${claims} claims on their own`);
+      // The first claim takes the worker's 4 slots; after that ends bring their successors.
+      assert.ok(claims <= 3, `${claims} claims of their own`);
+      assert.ok(statements <= runs * 1.1 + 3, `${statements} statements for ${runs} runs`);
+      const trace = await cp.db.query<{ run_id: string; to_status: string }>('SELECT run_id::text AS run_id, to_status FROM run_transitions WHERE org_slug = $1 AND run_id = ANY($2::uuid[]) ORDER BY id', [org, ids]);
+      for (const id of ids) assert.deepEqual(trace.filter((row) => row.run_id === id).map((row) => row.to_status), ['pending', 'validating', 'running', 'completed'], id);
+      const queued = await cp.db.query('SELECT 1 FROM run_queue WHERE org_slug = $1 AND run_id = ANY($2::uuid[])', [org, ids]);
+      assert.equal(queued.length, 0);
+    });
+
     test("admission costs the same whatever the org's backlog: 10,000 pending runs", async (t) => {
       const busy = 'cost_backlog';
       await app.orgs.create(busy, busy, { ...LIMITS });
