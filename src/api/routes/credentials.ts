@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../main/app.ts';
 import { rootAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { OrgParams, Slug, withErrors } from '../schemas.ts';
 
 const ProviderParams = Type.Object({ org: Slug, provider: Type.String({ pattern: '^[a-z][a-z0-9_]{1,40}$', maxLength: 41 }) });
@@ -27,10 +28,10 @@ const CredentialInfo = Type.Object({
 export function credentialRoutes(server: FastifyInstance, app: App): void {
   const rootOnly = rootAuth(app.settings.rootApiKey);
   const tags = ['credentials'];
-  const security = [{ rootKey: [] }];
+  const security = SECURITY.root;
 
   server.put<{ Params: Static<typeof ProviderParams>; Body: Static<typeof PutBody> }>('/api/v1/admin/orgs/:org/credentials/:provider', {
-    schema: { tags, security, summary: 'Set or rotate a provider credential (envelope-encrypted)', params: ProviderParams, body: PutBody, response: withErrors({ 200: Type.Intersect([CredentialInfo, Type.Object({ rotated: Type.Boolean() })]) }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Set or rotate a provider credential (envelope-encrypted)', description: 'The secret is sealed and never returned; a PUT of an existing provider and credential_id rotates it (version + 1). A pipeline the org can now run gets its schedule.', params: ProviderParams, body: PutBody, response: withErrors({ 200: Type.Intersect([CredentialInfo, Type.Object({ rotated: Type.Boolean() })]) }, 400, 401, 403, 404, 413, 415) },
     preValidation: rootOnly,
   }, async (request) => {
     await app.orgs.subscription(request.params.org);
@@ -41,12 +42,12 @@ export function credentialRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgParams> }>('/api/v1/admin/orgs/:org/credentials', {
-    schema: { tags, security, summary: 'List credentials (metadata only)', params: OrgParams, response: withErrors({ 200: Type.Object({ credentials: Type.Array(CredentialInfo) }) }, 401, 403) },
+    schema: { tags, security, summary: 'List credentials (metadata only)', params: OrgParams, response: withErrors({ 200: Type.Object({ credentials: Type.Array(CredentialInfo) }) }, 400, 401, 403) },
     preValidation: rootOnly,
   }, async (request) => ({ credentials: await app.credentials.list(request.params.org) }));
 
   server.delete<{ Params: Static<typeof ProviderParams>; Querystring: Static<typeof CredentialQuery> }>('/api/v1/admin/orgs/:org/credentials/:provider', {
-    schema: { tags, security, summary: 'Delete a credential', params: ProviderParams, querystring: CredentialQuery, response: withErrors({ 204: Type.Null() }, 401, 403, 404) },
+    schema: { tags, security, summary: 'Delete a credential', description: 'credential_id: which of the provider’s credentials (default: default).', params: ProviderParams, querystring: CredentialQuery, response: withErrors({ 204: Type.Null({ description: 'Deleted' }) }, 400, 401, 403, 404) },
     preValidation: rootOnly,
   }, async (request, reply) => {
     await app.credentials.delete(request.params.org, request.params.provider, request.query.credential_id);
