@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../main/app.ts';
 import { metricsAuth } from '../auth.ts';
+import { fileResponse, unthrottled } from '../openapi-responses.ts';
 import { withErrors } from '../schemas.ts';
 
 /**
@@ -15,8 +16,8 @@ export function metricsRoutes(server: FastifyInstance, app: App): void {
       tags: ['health'],
       summary: 'Prometheus metrics (text exposition format)',
       ...(app.settings.metricsPublic ? {} : { security: [{ metricsToken: [] }, { rootKey: [] }] }),
-      produces: ['text/plain'],
-      response: withErrors({}, 401, 403),
+      description: 'For Prometheus: a bearer METRICS_TOKEN (or the root key), unless METRICS_PUBLIC=true. Orgs appear as a label only when the operator enables it.',
+      response: unthrottled(withErrors({ 200: fileResponse('The metrics, in the Prometheus text exposition format', ['text/plain']) }, 401, 403)),
     },
     preValidation: metricsAuth(app.settings),
   }, async (_request, reply) => {
