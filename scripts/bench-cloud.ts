@@ -194,6 +194,7 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const { splitStatements } = await import('../src/warehouse/split-statements.ts');
   const { billingExport } = await import('../src/processors/cloud/billing-export.ts');
   const { NotFoundError } = await import('../src/shared/errors.ts');
+  const { runScratch } = await import('../src/sources/scratch.ts');
   const { silentLogger } = await import('../src/shared/logger.ts');
   const { LINEAGE_FIELDS, loadTableSchema } = await import('../src/warehouse/table-schema.ts');
   const { columnDefinitions, openDuckDbWarehouse } = await import('../src/warehouse/duckdb/duckdb-warehouse.ts');
@@ -214,6 +215,7 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
     warehouse, configsDir: CONFIGS, sourceRoot: sourceRoot(opts), providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
     credentials: { get: async () => { throw new NotFoundError('no credential in the benchmark'); } },
     recordQuality: () => undefined,
+    scratch: runScratch({ dataDir, orgSlug: 'bench', runId, claim: 1, maxBytes: Number.MAX_SAFE_INTEGER }),
   };
   const started = performance.now();
   await billingExport.run(step('load_export') as Parameters<typeof billingExport.run>[0], context);

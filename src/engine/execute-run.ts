@@ -16,6 +16,7 @@ import type { QualityResult } from '../shared/quality.ts';
 import { fencedWarehouse } from './fenced-warehouse.ts';
 import { retryDecision } from './retry-policy.ts';
 import { createRunJournal, type RunJournal } from './run-journal.ts';
+import { runScratch, type RunScratch } from '../sources/scratch.ts';
 
 export interface EngineDeps {
   executions: ExecutionStore;
@@ -26,7 +27,7 @@ export interface EngineDeps {
   credentials: CredentialService;
   clock: Clock;
   logger: Logger;
-  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls'>;
+  settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls' | 'dataDir' | 'sourceScratchMaxBytes'>;
   metrics?: RunMetrics;
   /**
    * Told, once the run's end is committed, of the tables its completed steps wrote (`dataset.table`),
@@ -74,12 +75,17 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
   const claim: Claim = { org_slug: claimed.org_slug, run_id: claimed.run_id, worker_id: claimed.worker_id, claims: claimed.claims };
   const pipeline = deps.pipelines.get(`${run.provider}/${run.domain}/${run.pipeline}`);
   const journal = createRunJournal({ executions, claim, steps: pipeline?.steps ?? [], processLogger: deps.logger });
+  // Downloads of remote sources live as long as the run: removed before its end is written (and
+  // again in the finally below, for a run lost to another worker), whatever that end.
+  const scratch = runScratch({ dataDir: deps.settings.dataDir, orgSlug: claim.org_slug, runId: claim.run_id, claim: claim.claims, maxBytes: deps.settings.sourceScratchMaxBytes });
+  const removeScratch = () => scratch.remove().catch((error: unknown) => deps.logger.error({ err: error, run_id: run.run_id }, 'run scratch folder not removed'));
   const log = journal.logger;
   let status: RunStatus = run.status;
   // A route the configs no longer have is one label value, not the stored text.
   const labels = { org: run.org_slug, pipeline: pipeline?.route ?? 'unknown' };
   const finish = async (end: 'completed' | 'failed' | 'cancelled', reason: string, error?: string, records = 0) => {
     log[end === 'failed' ? 'error' : 'info']({ status: end, error, records }, `run ${end}`);
+    await removeScratch();
     await executions.finish(claim, { from: status, status: end, at: clock.now(), reason, records, ...(error ? { error } : {}) }, await journal.close(), deps.nextRun?.());
     deps.metrics?.runEnded({ ...labels, status: end });
   };
@@ -107,7 +113,7 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
     }
     const warehouse = fencedWarehouse({ warehouse: deps.warehouse, executions, claim, clock, logger: log, metrics: deps.metrics });
     journal.startSteps();
-    const outcome = await runSteps({ deps, claim, journal, warehouse, run, pipeline, steps, variables, log, signal });
+    const outcome = await runSteps({ deps, claim, journal, warehouse, scratch, run, pipeline, steps, variables, log, signal });
     if (signal.aborted) {
       if (signal.reason instanceof LeaseLostError) throw signal.reason; // another worker owns the run now; it writes the end
       await finish('cancelled', 'cancel requested', undefined, outcome.records);
@@ -122,6 +128,7 @@ export async function executeRun(deps: EngineDeps, claimed: ClaimedRun, signal: 
     deps.logger.error({ err: error, run_id: run.run_id }, 'run execution failed');
     await finish('failed', 'engine error', `engine: ${errorMessage(error)}`).catch((finishError: unknown) => deps.logger.error({ err: finishError }, 'could not record the run end'));
   } finally {
+    await removeScratch();
     await journal.close();
   }
 }
@@ -156,6 +163,7 @@ interface StepsInput {
   journal: RunJournal;
   /** The run's partition-locking, claim-fenced view of the warehouse. */
   warehouse: Warehouse;
+  scratch: RunScratch;
   run: Run;
   pipeline: PipelineConfig;
   steps: StepConfig[];
@@ -264,6 +272,7 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         variables: input.variables,
         lineage: { orgSlug: run.org_slug, pipelineId: run.pipeline_id, credentialId: input.variables.credential_id as string, runId: run.run_id, ingestedAt: clock.now() },
         warehouse: input.warehouse,
+        scratch: input.scratch,
         configsDir: deps.settings.configsDir,
         sourceRoot: deps.settings.sourceRoot,
         providerBaseUrls: deps.settings.providerBaseUrls,

@@ -2,6 +2,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import type { Logger } from '../shared/logger.ts';
 import type { QualityResult } from '../shared/quality.ts';
 import type { Secret } from '../shared/secret.ts';
+import type { RunScratch } from '../sources/scratch.ts';
 import type { Lineage, Warehouse } from '../warehouse/warehouse.ts';
 
 /** What a step's processor is given. It never sees the control plane or HTTP. */
@@ -23,6 +24,8 @@ export interface ProcessorContext {
   configsDir: string;
   /** Files runs may read; this org's are below `{sourceRoot}/{orgSlug}/` and nowhere else (src/sources/). */
   sourceRoot: string;
+  /** The run's bounded scratch folder, removed when the run ends: where gs://, s3:// and bq:// sources are downloaded (src/sources/scratch.ts). */
+  scratch: RunScratch;
   /** Provider API base URLs from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL), under a credential's own base_url. */
   providerBaseUrls: Readonly<Record<string, string>>;
   logger: Logger;

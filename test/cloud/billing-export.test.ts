@@ -73,17 +73,17 @@ describe('cloud.billing_export sources and formats', () => {
     await h.app.credentials.delete(h.org, 'aws');
   });
 
-  test('gs://, s3:// and bq:// fail at once, naming what this service lacks', async () => {
-    for (const [uri, message] of [
-      ['gs://billing-bucket/export/*.parquet', /reading gs:\/\/ needs DuckDB's httpfs extension, which is not installed.*a GCS HMAC key/],
-      ['s3://cur-bucket/cur2/data/*.parquet', /reading s3:\/\/ needs DuckDB's httpfs extension, which is not installed.*AWS credentials/],
-      ['bq://acme-billing.billing.gcp_billing_export_resource_v1_01', /a BigQuery export table is read by the BigQuery warehouse, and this service runs the duckdb warehouse/],
+  test("gs://, s3:// and bq:// without the org's credential fail before any step, naming the one to add", async () => {
+    // Reading them with a credential: remote-sources.test.ts and bigquery-source.test.ts.
+    for (const [uri, provider] of [
+      ['gs://billing-bucket/export/*.parquet', 'gcp'],
+      ['s3://cur-bucket/cur2/data/*.parquet', 'aws'],
+      ['bq://acme-billing.billing.gcp_billing_export_resource_v1_01', 'gcp'],
     ] as const) {
       const result = await run({ source_uri: uri });
       assert.equal(result.status, 'failed');
-      assert.match(result.error ?? '', message);
-      const [load] = await h.app.runs.steps(h.org, result.runId);
-      assert.equal(load?.attempts, 1, `${uri}: not retried though the step allows 3 attempts`);
+      assert.equal(result.error, `validating: no ${provider} credential "default" for sources_org; add one with: pipeline credential set sources_org ${provider}`, uri);
+      assert.deepEqual(await h.app.runs.steps(h.org, result.runId).then((steps) => steps.filter((s) => s.status !== 'pending').length), 0, `${uri}: no step ran`);
     }
     const nothing = await run({ source_uri: 'export-sources/nothing-*.csv' });
     assert.match(nothing.error ?? '', /no export file matches export-sources\/nothing-\*\.csv$/);

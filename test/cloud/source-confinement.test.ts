@@ -157,9 +157,9 @@ describe('parseSourceUri: what a source_uri names, by its spelling', () => {
     assert.deepEqual(parseSourceUri('cur/2026-05/*.parquet'), { kind: 'org', path: 'cur/2026-05/*.parquet' });
     assert.deepEqual(parseSourceUri('./exports/'), { kind: 'org', path: 'exports/' });
     assert.deepEqual(parseSourceUri('cur..2026.csv'), { kind: 'org', path: 'cur..2026.csv' }, 'two dots inside a name are no parent folder');
-    assert.deepEqual(parseSourceUri('s3://cur/x/*.parquet'), { kind: 'remote', scheme: 's3', uri: 's3://cur/x/*.parquet' });
-    assert.deepEqual(parseSourceUri('gs://b/x.parquet'), { kind: 'remote', scheme: 'gs', uri: 'gs://b/x.parquet' });
-    assert.deepEqual(parseSourceUri('bq://p.d.t'), { kind: 'remote', scheme: 'bq', uri: 'bq://p.d.t' });
+    assert.deepEqual(parseSourceUri('s3://cur/x/*.parquet'), { kind: 'object_store', scheme: 's3', bucket: 'cur', pattern: 'x/*.parquet', uri: 's3://cur/x/*.parquet' });
+    assert.deepEqual(parseSourceUri('gs://bkt/x.parquet'), { kind: 'object_store', scheme: 'gs', bucket: 'bkt', pattern: 'x.parquet', uri: 'gs://bkt/x.parquet' });
+    assert.deepEqual(parseSourceUri('bq://proj-1.d.t'), { kind: 'bigquery_table', project: 'proj-1', dataset: 'd', table: 't', uri: 'bq://proj-1.d.t' });
   });
 
   test('absolute paths, parent segments (also in glob syntax), backslashes, NUL and other schemes are refused', () => {

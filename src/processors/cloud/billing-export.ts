@@ -4,7 +4,9 @@ import { Type } from '@sinclair/typebox';
 import { resolveSqlTemplates, sqlIdentifiers } from '../../pipelines/templates.ts';
 import { NotFoundError, ProcessorError } from '../../shared/errors.ts';
 import type { QualityResult } from '../../shared/quality.ts';
+import { SOURCE_PROVIDERS } from '../../sources/cloud-credentials.ts';
 import { orgFolder } from '../../sources/org-folder.ts';
+import { parseSourceUri } from '../../sources/source-uri.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
 import { defineProcessor, type ProcessorContext } from '../types.ts';
 import { quoteIdent, quoteLiteral } from './column-names.ts';
@@ -40,7 +42,7 @@ export function stagedViews(view: string, credentialId: string) {
  */
 export const billingExport = defineProcessor({
   type: 'cloud.billing_export',
-  description: 'Stages a cloud billing export (file, glob, gs://, s3://) as views in the org dataset for the FOCUS conversion.',
+  description: "Stages a cloud billing export (file, glob, folder; gs://, s3://, bq:// with the org's credential) as views in the org dataset for the FOCUS conversion.",
   configSchema: Type.Object(
     {
       provider: Type.Union(CLOUD_PROVIDERS.map((p) => Type.Literal(p))),
@@ -51,7 +53,7 @@ export const billingExport = defineProcessor({
         Type.Object(
           {
             dataset: Identifier,
-            uri: Type.String({ description: 'file, glob or directory inside the org\'s source folder, gs://, s3:// or bq://; usually "{source_uri}"; empty: the integration setting' }),
+            uri: Type.String({ description: 'file, glob or directory inside the org\'s source folder, gs:// or s3:// objects (a name, prefix or glob), or bq://project.dataset.table; usually "{source_uri}"; empty: the integration setting' }),
             setting: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: "key of the provider credential's metadata holding the URI when uri is empty" })),
             optional: Type.Optional(Type.Boolean()),
           },
@@ -62,6 +64,13 @@ export const billingExport = defineProcessor({
     },
     { additionalProperties: false },
   ),
+  // A gs://, s3:// or bq:// source is read with the org's gcp or aws credential: checked while
+  // the run validates, so a missing one fails the run before any step, naming it.
+  requiredCredentials: (config) =>
+    config.sources.flatMap((source) => {
+      const parsed = parseSourceUri(source.uri.trim());
+      return parsed.kind === 'object_store' || parsed.kind === 'bigquery_table' ? [SOURCE_PROVIDERS[parsed.kind === 'object_store' ? parsed.scheme : 'bq']] : [];
+    }),
   async run(config, context) {
     const { warehouse } = context;
     const provider = config.provider as CloudProvider;
@@ -79,7 +88,19 @@ export const billingExport = defineProcessor({
       // The operator's setting obeys the same confinement as a run parameter; when refused it is
       // named, not echoed (it may be a server path from before sources were confined).
       const label = given ? `the ${source.dataset} export ${JSON.stringify(given)}` : `metadata.${source.setting} of the org's ${provider} credential`;
-      const files = await resolveExportFiles(uri, format, warehouse, { folder, label });
+      const remote = {
+        orgSlug: context.orgSlug,
+        pipelineId: context.pipelineId,
+        runId: context.runId,
+        credentials: context.credentials,
+        scratch: context.scratch,
+        endpoints: context.providerBaseUrls,
+        dates: { start: context.startDate, end: context.endDate },
+        signal: context.signal,
+        logger: context.logger,
+        folderName: `${context.stepId}-${source.dataset}`,
+      };
+      const files = await resolveExportFiles(uri, format, warehouse, { folder, label, remote });
       const { reader, columns } = await describe(files, context);
       loads.push({ dataset: source.dataset, files, columns, reader });
     }

@@ -1,27 +1,28 @@
 import { ProcessorError } from '../../shared/errors.ts';
 import { listOrgFiles } from '../../sources/org-files.ts';
+import { fetchBigQueryTable, fetchObjects, type RemoteReadContext } from '../../sources/remote-source.ts';
 import { parseSourceUri } from '../../sources/source-uri.ts';
 import type { Warehouse } from '../../warehouse/warehouse.ts';
 
 /**
  * Where a billing export is read from. `source_uri` is one of:
  *
- * | form                                   | where it works                       |
- * |----------------------------------------|--------------------------------------|
- * | `cur/2026-05/cur.csv.gz`               | embedded (DuckDB): a file            |
- * | `cur/2026-05/*.parquet`, `**`          | embedded: a glob, files sorted       |
- * | `cur/2026-05/`                         | embedded: every export file below it |
- * | `gs://bucket/prefix/*.parquet`         | DuckDB with the httpfs extension     |
- * | `s3://bucket/prefix/*.parquet`         | DuckDB with the httpfs extension     |
- * | `bq://project.dataset.table`           | the BigQuery warehouse only          |
+ * | form                                   | read as                                                   |
+ * |----------------------------------------|-----------------------------------------------------------|
+ * | `cur/2026-05/cur.csv.gz`               | a file of the org's source folder                         |
+ * | `cur/2026-05/*.parquet`, `**`          | a glob there, files sorted                                |
+ * | `cur/2026-05/`                         | every export file below that folder                       |
+ * | `s3://bucket/cur2/data/**` + `/*.csv.gz`, `gs://bucket/export/` | objects (a name, a prefix, a glob), downloaded with the org's aws / gcp credential to the run's scratch folder |
+ * | `bq://project.dataset.table`           | the run's days of the table: in place by a BigQuery warehouse, else paged into the scratch folder as JSON lines |
  *
  * Paths are relative to the org's source folder, `{PIPELINE_SOURCE_ROOT}/{org}/`, and confined
  * to it (src/sources/): the run request was checked at admission, and the files are checked
  * again here, right before they are read, with every match resolved to its real path. What is
- * shown (messages, quality results, x_source_file) is relative to that folder.
+ * shown (messages, quality results, x_source_file) is relative to that folder, or the object's
+ * URI. Remote sources are read by DuckDB from the scratch copies exactly as local files are.
  *
- * Anything that cannot be read here fails the step as non-retryable, naming what is missing:
- * retrying does not install an extension or change the warehouse.
+ * Anything that cannot be read here fails the step naming what is missing; non-retryable unless
+ * the provider answered that it may succeed later (429, 5xx, a network failure).
  */
 export type FileFormat = 'csv' | 'jsonl' | 'parquet';
 export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
@@ -29,14 +30,16 @@ export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
 export interface ExportFiles {
   /** As given: the path inside the org's folder, or the remote URI. */
   uri: string;
-  kind: 'local' | 'gs' | 's3';
-  /** What DuckDB reads: real paths, or the remote URI (DuckDB expands remote globs itself). */
+  kind: 'local' | 'gs' | 's3' | 'bq';
+  /** What DuckDB reads: real paths (remote sources: their copies in the run's scratch folder). */
   files: string[];
-  /** The same files as shown: relative to the org's folder. */
+  /** The same files as shown, one for one: relative to the org's folder, or the object's URI. */
   shown: string[];
   /** The org folder's real path (local files): stripped from what DuckDB reports. */
   folder?: string;
-  format: FileFormat;
+  /** `bigquery_table`: a BigQuery warehouse reads `table` in place (no files). */
+  format: FileFormat | 'bigquery_table';
+  table?: { project: string; dataset: string; table: string };
   /** Zero-byte files left out (BigQuery EXPORT DATA writes empty shards), as shown. */
   skipped: string[];
 }
@@ -45,6 +48,8 @@ export interface ExportFiles {
 export interface SourceScope {
   folder: string;
   label: string;
+  /** What reading a gs://, s3:// or bq:// source needs; `folderName` is this source's folder in the run's scratch. */
+  remote: RemoteReadContext & { folderName: string };
 }
 
 const EXTENSIONS: [RegExp, FileFormat][] = [
@@ -63,13 +68,18 @@ export async function resolveExportFiles(uri: string, declared: FileFormat | 'au
   const source = parseSourceUri(uri);
   if (source.kind === 'refused') throw permanent(`${scope.label} ${source.reason}`);
   if (source.kind === 'org') return localFiles(source.path, declared, scope);
-  if (source.scheme === 'bq') {
-    throw permanent(
-      `${uri}: a BigQuery export table is read by the BigQuery warehouse, and this service runs the ${warehouse.dialect} warehouse. ` +
-        "Export the table to files (EXPORT DATA ... FORMAT = PARQUET) and give their path in the org's source folder or their gs:// URI as source_uri.",
-    );
+  if (source.kind === 'bigquery_table') {
+    const table = { project: source.project, dataset: source.dataset, table: source.table };
+    if (warehouse.dialect === 'bigquery') return { uri, kind: 'bq', files: [], shown: [uri], skipped: [], format: 'bigquery_table', table };
+    const read = await fetchBigQueryTable(source, scope.remote, { folderName: scope.remote.folderName });
+    return { uri, kind: 'bq', files: [read.file], shown: [uri], skipped: [], format: 'jsonl', table };
   }
-  return remoteFiles(uri, source.scheme, declared, warehouse);
+  // As with the org's folders: a prefix reads the export files below it (by their names, unless
+  // the run declares the format); a glob and one named object are read whatever their names.
+  const glob = /[*?]/.test(source.pattern);
+  const keep = (name: string) => glob || declared !== 'auto' || formatOfFile(name) !== undefined;
+  const objects = await fetchObjects(source, scope.remote, { folderName: scope.remote.folderName, keep });
+  return { uri, kind: source.scheme, files: objects.files, shown: objects.shown, skipped: objects.skipped, format: detectFormat(objects.shown, declared) };
 }
 
 async function localFiles(path: string, declared: FileFormat | 'auto', scope: SourceScope): Promise<ExportFiles> {
@@ -89,18 +99,6 @@ async function localFiles(path: string, declared: FileFormat | 'auto', scope: So
     skipped: candidates.filter((file) => file.size === 0).map((file) => file.shown),
     format: detectFormat(shown, declared),
   };
-}
-
-async function remoteFiles(uri: string, kind: 'gs' | 's3', declared: FileFormat | 'auto', warehouse: Warehouse): Promise<ExportFiles> {
-  if (warehouse.dialect !== 'duckdb') throw permanent(`${uri}: remote files are read by DuckDB's httpfs extension; the ${warehouse.dialect} warehouse loads them itself`);
-  const [httpfs] = await warehouse.query(`SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'`);
-  if (!httpfs?.installed) {
-    throw permanent(
-      `${uri}: reading ${kind}:// needs DuckDB's httpfs extension, which is not installed in this service (INSTALL httpfs needs network access when the image is built), ` +
-        `and ${kind === 's3' ? 'AWS credentials' : 'a GCS HMAC key'} as a DuckDB secret. Copy the export into the org's source folder, or run where httpfs is available.`,
-    );
-  }
-  return { uri, kind, files: [uri], shown: [uri], skipped: [], format: detectFormat([uri], declared) };
 }
 
 function detectFormat(files: string[], declared: FileFormat | 'auto'): FileFormat {

@@ -35,15 +35,22 @@ export function readerSql(files: ExportFiles, lenient = false): string {
       return `read_json(${list}, format = 'auto', union_by_name = true, filename = 'x_source_file')`;
     case 'parquet':
       return `read_parquet(${list}, union_by_name = true, filename = 'x_source_file')`;
+    case 'bigquery_table': {
+      // A BigQuery warehouse reads the customer's table where it lies; the parts were validated by parseSourceUri.
+      const table = files.table as NonNullable<ExportFiles['table']>;
+      return `\`${table.project}.${table.dataset}.${table.table}\``;
+    }
   }
 }
 
 /**
- * x_source_file as shown: relative to the org's folder. DuckDB's `filename` column is the path
- * it was given, the file's real path on the server; a path outside the prefix (none should be)
- * is cut to its base name rather than shown.
+ * x_source_file as shown: relative to the org's folder, or the URI of the object a scratch copy
+ * was downloaded from. DuckDB's `filename` column is the path it was given, the file's real path
+ * on the server; a path outside the prefix (none should be) is cut to its base name rather than
+ * shown.
  */
 export function shownFileSql(files: ExportFiles): string {
+  if (files.kind !== 'local') return `[${files.shown.map(quoteLiteral).join(', ')}][list_position([${files.files.map(quoteLiteral).join(', ')}], x_source_file)]`;
   if (!files.folder) return 'x_source_file';
   const prefix = `${files.folder}/`;
   return `CASE WHEN starts_with(x_source_file, ${quoteLiteral(prefix)}) THEN substr(x_source_file, ${prefix.length + 1}) ELSE parse_filename(x_source_file) END`;

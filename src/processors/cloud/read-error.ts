@@ -22,6 +22,8 @@ export function readFailure(error: unknown, files: ExportFiles): ProcessorError 
   const file = lines.find((line) => line.startsWith('file = '))?.slice('file = '.length);
   if (file && !text.includes(file)) text += ` (file ${file})`;
   if (files.folder) text = text.split(`${files.folder}/`).join('');
+  // A scratch copy of a remote object is named by the object's URI.
+  if (files.kind !== 'local') files.files.forEach((file, i) => (text = text.split(file).join(files.shown[i] ?? '…')));
   const names = new Set(files.shown);
   text = text.replace(/'([^']*)'|"([^"]*)"/g, (quoted, single?: string, double?: string) => (names.has(single ?? double ?? '') ? quoted : '…'));
   text = text.replace(/(^|[\s(=,])\/[^\s'",;)]+/g, '$1…');

@@ -44,7 +44,8 @@ function firstSentence(text: string): string {
   const head = text.split(/\n|\s+LINE \d+:|\s+Candidate bindings:|\s+Original Line:|\s+Did you mean/)[0] ?? text;
   return head
     .replace(/'(?:[^']|'')*'/g, "'…'")
-    .replace(/(?<![\w.])\/(?:[^\s"'/]+\/)+[^\s"']*/g, '…')
+    // A server path; not the path part of a URI (`s3://bucket/key`, which names an org's object).
+    .replace(/(?<![\w.:/])\/(?:[^\s"'/]+\/)+[^\s"']*/g, '…')
     .trim()
     .replace(/!$/, '');
 }

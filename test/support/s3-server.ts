@@ -1,0 +1,235 @@
+/**
+ * A local S3 speaking the REST API the way @aws-sdk/client-s3 calls it with `endpoint` and
+ * `forcePathStyle` (`/{bucket}/{key}`): ListObjectsV2 XML pages with continuation tokens,
+ * GetObject streamed from memory or from a file on disk, and S3's XML errors with their real
+ * status codes (NoSuchBucket and NoSuchKey 404, AccessDenied, InvalidAccessKeyId and
+ * SignatureDoesNotMatch 403, SlowDown 503). Every request must carry a SigV4 Authorization
+ * header of a known access key, whose signature is recomputed with that key's secret (the SDK's
+ * own signer, over the headers the request says it signed); a key reads only the buckets it was
+ * granted.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+interface StoredObject {
+  body?: Buffer;
+  file?: string;
+  size: number;
+  contentEncoding?: string;
+  etag: string;
+}
+
+export interface S3Request {
+  method: string;
+  bucket: string;
+  key: string;
+  query: Record<string, string>;
+  accessKeyId: string | undefined;
+  status: number;
+}
+
+export interface S3Fault {
+  /** Which requests it hits: `list`, `get`, or both when absent; a key to hit only that object. */
+  operation?: 'list' | 'get';
+  key?: string;
+  status: number;
+  code: string;
+  message: string;
+  /** How many requests it answers before it is spent. */
+  times: number;
+}
+
+export interface S3TestServer {
+  endpoint: string;
+  /** Every request answered, in order. */
+  requests: S3Request[];
+  /** Registers an access key and the buckets it may read. */
+  grant(accessKeyId: string, secretAccessKey: string, buckets: string[]): void;
+  put(bucket: string, key: string, body: Buffer | string, options?: { contentEncoding?: string }): void;
+  /** An object served from a file (benchmarks: nothing is held in memory). */
+  putFile(bucket: string, key: string, path: string, options?: { contentEncoding?: string }): Promise<void>;
+  /** Answers the next matching requests with an S3 error. */
+  fail(fault: S3Fault): void;
+  /** Objects per ListObjectsV2 page, whatever max-keys asks (to test continuation). */
+  pageSize: number;
+  close(): Promise<void>;
+}
+
+export async function startS3Server(): Promise<S3TestServer> {
+  const buckets = new Map<string, Map<string, StoredObject>>();
+  const keys = new Map<string, { secret: string; buckets: Set<string> }>();
+  const faults: S3Fault[] = [];
+  const requests: S3Request[] = [];
+  const tokens = new Map<string, string>();
+  const state = { pageSize: 1000 };
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, 500, 'InternalError', (error as Error).message);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const [bucket = '', ...rest] = url.pathname.slice(1).split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    const query = Object.fromEntries(url.searchParams);
+    const record: S3Request = { method: req.method ?? '', bucket, key, query, accessKeyId: undefined, status: 200 };
+    requests.push(record);
+    const answer = (status: number, code: string, message: string) => {
+      record.status = status;
+      sendError(res, status, code, message, bucket, key);
+    };
+
+    const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+    if (!auth) return answer(403, 'AccessDenied', 'Anonymous access is denied: a SigV4 Authorization header is required.');
+    const [, accessKeyId, , region, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
+    record.accessKeyId = accessKeyId;
+    const granted = keys.get(accessKeyId);
+    if (!granted) return answer(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+    if ((await expectedSignature(req, url, region, signedHeaders, accessKeyId, granted.secret)) !== signature) {
+      return answer(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+    }
+
+    const operation = key === '' ? 'list' : 'get';
+    const fault = faults.find((f) => (!f.operation || f.operation === operation) && (!f.key || f.key === key));
+    if (fault) {
+      if (--fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+      return answer(fault.status, fault.code, fault.message);
+    }
+    const objects = buckets.get(bucket);
+    if (!objects) return answer(404, 'NoSuchBucket', 'The specified bucket does not exist');
+    if (!granted.buckets.has(bucket)) return answer(403, 'AccessDenied', 'Access Denied');
+    if (req.method !== 'GET') return answer(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+
+    if (operation === 'list') {
+      if (query['list-type'] !== '2') return answer(400, 'InvalidArgument', 'Only ListObjectsV2 is served here');
+      const prefix = query.prefix ?? '';
+      const names = [...objects.keys()].filter((name) => name.startsWith(prefix)).sort(byBytes);
+      const after = query['continuation-token'] ? tokens.get(query['continuation-token']) : query['start-after'];
+      if (query['continuation-token'] && after === undefined) return answer(400, 'InvalidArgument', 'The continuation token provided is incorrect');
+      const from = after === undefined ? 0 : names.findIndex((name) => byBytes(name, after) > 0);
+      const max = Math.min(Number(query['max-keys'] ?? 1000), state.pageSize);
+      const page = from < 0 ? [] : names.slice(from, from + max);
+      const truncated = from >= 0 && from + max < names.length;
+      const next = truncated ? randomUUID() : undefined;
+      if (next) tokens.set(next, page[page.length - 1]!);
+      const encode = query['encoding-type'] === 'url' ? (text: string) => encodeURIComponent(text).replace(/%2F/g, '/') : (text: string) => text;
+      const contents = page
+        .map((name) => {
+          const object = objects.get(name)!;
+          return `<Contents><Key>${xml(encode(name))}</Key><LastModified>2026-06-02T04:00:00.000Z</LastModified><ETag>&quot;${object.etag}&quot;</ETag><Size>${object.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+        })
+        .join('');
+      const body =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xml(bucket)}</Name><Prefix>${xml(encode(prefix))}</Prefix>` +
+        `<KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys>${query['encoding-type'] === 'url' ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>` +
+        `${query['continuation-token'] ? `<ContinuationToken>${xml(query['continuation-token'])}</ContinuationToken>` : ''}${next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ''}${contents}</ListBucketResult>`;
+      res.writeHead(200, { 'content-type': 'application/xml', 'x-amz-request-id': requestId() });
+      res.end(body);
+      return;
+    }
+
+    const object = objects.get(key);
+    if (!object) return answer(404, 'NoSuchKey', 'The specified key does not exist.');
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(object.size),
+      etag: `"${object.etag}"`,
+      'last-modified': 'Tue, 02 Jun 2026 04:00:00 GMT',
+      'x-amz-request-id': requestId(),
+      ...(object.contentEncoding ? { 'content-encoding': object.contentEncoding } : {}),
+    });
+    if (object.body) res.end(object.body);
+    else createReadStream(object.file!).pipe(res);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const bucketOf = (name: string) => {
+    let objects = buckets.get(name);
+    if (!objects) buckets.set(name, (objects = new Map()));
+    return objects;
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    get pageSize() {
+      return state.pageSize;
+    },
+    set pageSize(value: number) {
+      state.pageSize = value;
+    },
+    grant(accessKeyId, secretAccessKey, names) {
+      keys.set(accessKeyId, { secret: secretAccessKey, buckets: new Set(names) });
+    },
+    put(bucket, key, body, options = {}) {
+      const bytes = Buffer.from(body);
+      bucketOf(bucket).set(key, { body: bytes, size: bytes.length, etag: createHash('md5').update(bytes).digest('hex'), ...options });
+    },
+    async putFile(bucket, key, path, options = {}) {
+      const { size } = await stat(path);
+      bucketOf(bucket).set(key, { file: path, size, etag: createHash('md5').update(`${path}:${size}`).digest('hex'), ...options });
+    },
+    fail(fault) {
+      faults.push({ ...fault });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The signature the SDK's signer gives the request's own signed headers with the key's secret. */
+async function expectedSignature(req: IncomingMessage, url: URL, region: string, signedHeaders: string, accessKeyId: string, secretAccessKey: string): Promise<string> {
+  const names = signedHeaders.split(';');
+  const headers: Record<string, string> = {};
+  for (const name of names) headers[name] = String(req.headers[name] ?? '');
+  const amzDate = headers['x-amz-date'] ?? '';
+  const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = value;
+  const signed = await signer.sign(
+    { method: req.method ?? 'GET', protocol: 'http:', hostname: url.hostname, path: url.pathname, query, headers },
+    { signingDate, unsignableHeaders: new Set(), signableHeaders: new Set(names) },
+  );
+  return /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ''))?.[1] ?? '';
+}
+
+/** The hash constructor the signer takes (node's crypto behind @smithy's Checksum shape). */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.hash.update(bytes(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset() {}
+}
+
+const bytes = (data: string | ArrayBuffer | ArrayBufferView) =>
+  typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, bucket = '', key = '') {
+  const id = requestId();
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xml(message)}</Message>${bucket ? `<BucketName>${xml(bucket)}</BucketName>` : ''}${key ? `<Key>${xml(key)}</Key>` : ''}<RequestId>${id}</RequestId><HostId>${Buffer.from(id).toString('base64')}</HostId></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'x-amz-request-id': id, ...(code === 'SlowDown' ? { 'retry-after': '0' } : {}) });
+  res.end(body);
+}
+
+const requestId = () => randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
+const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** S3 lists keys in UTF-8 byte order. */
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
