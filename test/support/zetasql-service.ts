@@ -60,6 +60,10 @@ export async function startZetaSql(binary: string): Promise<ZetaSql> {
     child.once('exit', (code, signal) => reject(new Error(`ZetaSQL service exited (${code ?? signal}): ${output.trim()}`)));
   });
   exited.catch(() => undefined);
+  // A resolved AST nests a node per scan and expression: a 200-line conversion is deeper than
+  // protobufjs's default decoding limit of 100 levels ("maximum nesting depth exceeded").
+  const protobuf = createRequire(require.resolve('@fivetrandevelopers/zetasql/package.json'))('protobufjs') as { util: { recursionLimit: number }; Reader: { recursionLimit: number } };
+  protobuf.util.recursionLimit = protobuf.Reader.recursionLimit = 100_000;
   const zetasql = require('@fivetrandevelopers/zetasql') as ZetaSqlModule;
   zetasql.ZetaSQLClient.init(port);
   const connected = await Promise.race([zetasql.ZetaSQLClient.getInstance().testConnection(), exited]);

@@ -101,3 +101,15 @@ function sortedJson(value: unknown): string {
     Array.isArray(v) ? v.map(sort) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v;
   return JSON.stringify(sort(value));
 }
+
+/**
+ * A staged export as the BigQuery conversions read it: the contract's columns (configs/schemas/cloud),
+ * NUMERIC as BIGNUMERIC (DuckDB stages them as DECIMAL(38, 12)) and JSON as its text, plus the
+ * columns every staged load adds.
+ */
+export async function stagedTable(dataset: string, name: string, contract: string): Promise<BqTable> {
+  const { fields } = JSON.parse(await readFile(join(CONFIGS, 'schemas', `${contract}.json`), 'utf8')) as { fields: { name: string; type: string }[] };
+  const staged = (type: string) => ({ NUMERIC: 'BIGNUMERIC', JSON: 'STRING' })[type] ?? type;
+  const constants = ['x_source_dataset', 'x_load_shape', 'x_source_file'].map((c) => ({ name: c, type: 'STRING' }));
+  return { name: `${dataset}.${name}`, columns: [...fields.map((f) => ({ name: f.name, type: staged(f.type) })), ...constants] };
+}
