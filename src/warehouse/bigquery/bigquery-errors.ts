@@ -23,7 +23,13 @@ export interface ApiErrorLike {
 }
 
 export function isApiError(error: unknown): error is ApiErrorLike & Error {
-  return error instanceof Error && ('code' in error || 'errors' in error);
+  return error instanceof Error && (typeof (error as ApiErrorLike).code === 'number' || Array.isArray((error as ApiErrorLike).errors));
+}
+
+/** Whether a failure (as raised, or as requestError wrapped it) is BigQuery's 404. */
+export function isNotFound(error: unknown): boolean {
+  const raw = error instanceof Error && !isApiError(error) ? error.cause : error;
+  return isApiError(raw) && raw.code === 404;
 }
 
 export function reasonOf(error: unknown): string | undefined {

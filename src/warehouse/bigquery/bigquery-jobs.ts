@@ -113,12 +113,19 @@ export function bigQueryJobs(options: BigQueryJobsOptions) {
    * client library waits; its end state is then read once with jobs.get. A load job has no
    * results, so jobs.get is polled, from 50 ms doubling to 2 s.
    */
+  /** A job whose step was aborted (timeout, cancel) is cancelled in BigQuery too, best effort. */
+  async function stopIfAborted(job: JobResource, signal?: AbortSignal): Promise<void> {
+    if (!signal?.aborted) return;
+    await call({ method: 'POST', uri: `${jobPath(job.jobReference.jobId)}/cancel`, qs: { location: options.location } }).catch(() => undefined);
+    signal.throwIfAborted();
+  }
+
   async function waitDone(job: JobResource, signal?: AbortSignal): Promise<JobResource> {
     if (job.status?.state === 'DONE') return job;
     if (job.configuration?.query) {
       const qs = { location: options.location, maxResults: 0, timeoutMs: LONG_POLL_MS };
       for (let failures = 1; ; ) {
-        signal?.throwIfAborted();
+        await stopIfAborted(job, signal);
         try {
           const page = await call<ResultsPage>({ uri: `/queries/${encodeURIComponent(job.jobReference.jobId)}`, qs });
           if (page.jobComplete !== false) break;
@@ -133,10 +140,7 @@ export function bigQueryJobs(options: BigQueryJobsOptions) {
     }
     let current = await getJob(job.jobReference.jobId, signal);
     for (let poll = 0; current.status?.state !== 'DONE'; poll++) {
-      if (signal?.aborted) {
-        await call({ method: 'POST', uri: `${jobPath(current.jobReference.jobId)}/cancel`, qs: { location: options.location } }).catch(() => undefined);
-        signal.throwIfAborted();
-      }
+      await stopIfAborted(current, signal);
       await clock.sleep(Math.min(50 * 2 ** poll, MAX_POLL_MS), signal).catch(() => undefined);
       current = await getJob(current.jobReference.jobId, signal);
     }

@@ -6,6 +6,7 @@ import { exportRows } from '../duckdb/export-rows.ts';
 import { stageBatches } from '../duckdb/stage-rows.ts';
 import { loadTableSchema, type FieldType, type TableSchema } from '../table-schema.ts';
 import { assertIdentifier, type ExportRequest, type SqlParams, type StepWarehouse, type Warehouse, type WarehouseScope, type WarehouseUsage } from '../warehouse.ts';
+import { isNotFound } from './bigquery-errors.ts';
 import { addUsage, bigQueryJobs, NO_USAGE, RESULT_PAGE_ROWS, type JobResource } from './bigquery-jobs.ts';
 import { jobLabels } from './job-ids.ts';
 import { loadBigQueryMigrations, migrateBigQueryDataset, type MigrationRunner } from './migrate-dataset.ts';
@@ -84,13 +85,13 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
       try {
         return await serviceJobs.send(`reading table ${dataset}.${table}`, () => serviceJobs.call({ uri: `/datasets/${dataset}/tables/${table}` }));
       } catch (error) {
-        if (/not found/i.test((error as Error).message)) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },
     async drop(dataset: string, table: string): Promise<void> {
       await serviceJobs.send(`dropping table ${dataset}.${table}`, () => serviceJobs.call({ method: 'DELETE', uri: `/datasets/${dataset}/tables/${table}` })).catch((error: unknown) => {
-        if (!/not found/i.test((error as Error).message)) throw error;
+        if (!isNotFound(error)) throw error;
       });
     },
   };
@@ -219,9 +220,12 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
         await serviceJobs.call({ uri: '/datasets', qs: { maxResults: 1 } });
       },
 
-      async close() {
-        if (scratch) (await scratch).close();
-      },
+      // A step's warehouse shares the process's client and scratch DuckDB: only the warehouse itself closes them.
+      close: scope
+        ? async () => undefined
+        : async () => {
+            if (scratch) (await scratch).close();
+          },
     };
 
     /**
