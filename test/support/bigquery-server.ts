@@ -162,7 +162,9 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       if (limit !== undefined && bytes.billed > limit) throw fail(400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${limit}. ${bytes.billed} or higher required.`);
       let inTransaction = false;
       try {
-        for (const statement of splitStatements(translated)) {
+        // A procedure's body holds statements of its own: the whole CREATE PROCEDURE is one statement.
+        const statements = /^\s*CREATE\s+(OR\s+REPLACE\s+)?PROCEDURE\b/i.test(translated) ? [translated.trim()] : splitStatements(translated);
+        for (const statement of statements) {
           const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(statement));
           if (fault) {
             fault.times--;

@@ -157,6 +157,21 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
     assert.equal(warehouse.forStep?.({ orgSlug: 'acme', pipelineId: 'p', runId: 'r', stepId: 's' }).usage().jobs, 0, 'each step counts its own');
   });
 
+  test('procedures are checked by a dry run (a problem is the caller’s 422) and created in the organizations dataset', async () => {
+    await assert.rejects(warehouse.procedures.check('SELEC nonsense FROM'), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'unprocessable_content');
+      assert.match(error.message, /^the SQL is not valid BigQuery: /);
+      return true;
+    });
+    const dryRun = jobInserts().at(-1)?.body as { configuration: { dryRun?: boolean } };
+    assert.equal(dryRun.configuration.dryRun, true);
+    await warehouse.procedures.check('SELECT 1 AS one');
+    await warehouse.procedures.register('sp_demo_1_generate_usage', 'SELECT 1 AS one;');
+    assert.match(server.procedures.get('"organizations"."sp_demo_1_generate_usage"') ?? '', /^CREATE OR REPLACE PROCEDURE "organizations"\."sp_demo_1_generate_usage"\(\)\nBEGIN\nSELECT 1 AS one/);
+    await warehouse.procedures.drop('sp_demo_1_generate_usage');
+    assert.equal(server.procedures.size, 0);
+  });
+
   test('query results are read page by page (pageToken, maxResults) in the DuckDB warehouse’s value shapes', async () => {
     server.requests.length = 0;
     const result = await warehouse.query(
