@@ -82,7 +82,8 @@ export async function readBigQueryTable(
   let rows = 0;
   let bytes = 0;
   try {
-    let query: Record<string, unknown> | null = { autoPaginate: false, maxResults: PAGE_ROWS, timeoutMs: 60_000 };
+    // No timeoutMs: the library turns a `jobComplete: false` answer into an error when one is given; it polls again without.
+    let query: Record<string, unknown> | null = { autoPaginate: false, maxResults: PAGE_ROWS };
     while (query) {
       signal.throwIfAborted();
       const [page, next] = (await job.getQueryResults(query).catch((error: unknown) => {
