@@ -29,6 +29,8 @@ export interface RecordedRequest {
   /** Bytes of the response body. */
   responseBytes: number;
   status: number;
+  /** When the request arrived (performance.now() of this process). */
+  at: number;
 }
 
 export interface Fault {
@@ -392,7 +394,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       const raw = Buffer.concat(chunks);
       const url = new URL(request.url ?? '/', 'http://localhost');
       const method = request.method ?? 'GET';
-      const recorded: RecordedRequest = { method, path: url.pathname, query: url.searchParams, body: parseBody(raw, request.headers['content-type']), bytes: raw.length, responseBytes: 0, status: 0 };
+      const recorded: RecordedRequest = { method, path: url.pathname, query: url.searchParams, body: parseBody(raw, request.headers['content-type']), bytes: raw.length, responseBytes: 0, status: 0, at: performance.now() };
       requests.push(recorded);
       const respond = (status: number, body: unknown, extra: Record<string, string> = {}) => {
         recorded.status = status;
