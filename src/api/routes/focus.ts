@@ -8,6 +8,7 @@ import { exportOrgTable } from '../../focus/export-focus.ts';
 import type { App } from '../../main/app.ts';
 import { UnavailableError } from '../../shared/errors.ts';
 import { orgAuth } from '../auth.ts';
+import { fileResponse, SECURITY } from '../openapi-responses.ts';
 import { OrgParams, withErrors } from '../schemas.ts';
 
 const ExportQuery = Type.Object({
@@ -21,7 +22,15 @@ const ExportQuery = Type.Object({
 /** FOCUS export: the org's rows of a period as a CSV or Parquet file (the key only ever sees its own org). */
 export function focusRoutes(server: FastifyInstance, app: App): void {
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof ExportQuery> }>('/api/v1/focus/export/:org', {
-    schema: { tags: ['focus'], security: [{ apiKey: [] }], summary: 'Export FOCUS rows as CSV or Parquet', params: OrgParams, querystring: ExportQuery, produces: ['text/csv', 'application/vnd.apache.parquet'], response: withErrors({}, 400, 401, 403, 404) },
+    schema: {
+      tags: ['focus'],
+      security: SECURITY.orgKey,
+      summary: 'Export FOCUS rows as CSV or Parquet',
+      description: 'The org’s rows of cost_data_standard_1_3 (or another of its output tables) by charge day, or those one run wrote. 404 when the table has no rows for the org yet.',
+      params: OrgParams,
+      querystring: ExportQuery,
+      response: withErrors({ 200: fileResponse('The rows, as a download', ['text/csv', 'application/vnd.apache.parquet'], { 'content-disposition': 'attachment; filename="{org}_{table}[_{from}][_{to}].{format}"', 'x-row-count': 'rows in the file' }) }, 400, 401, 403, 404, 503),
+    },
     preValidation: orgAuth(app.orgs),
   }, async (request, reply) => {
     if (!app.warehouse) throw new UnavailableError('This process has no warehouse: export from a process that executes runs');
