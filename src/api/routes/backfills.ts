@@ -4,6 +4,7 @@ import type { App } from '../../main/app.ts';
 import { BACKFILL_MODES, DAY_OUTCOMES, MAX_CONCURRENT_CHILDREN, type BackfillStatus } from '../../scheduler/backfills.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import { orgAuth } from '../auth.ts';
+import { SECURITY } from '../openapi-responses.ts';
 import { RouteParams, Slug, withErrors } from '../schemas.ts';
 
 const IsoDate = Type.String({ format: 'date', maxLength: 10, description: 'YYYY-MM-DD' });
@@ -61,7 +62,8 @@ const BackfillDetail = Type.Object({
 export function backfillRoutes(server: FastifyInstance, app: App): void {
   const auth = orgAuth(app.orgs);
   const tags = ['backfills'];
-  const security = [{ apiKey: [] }];
+  const security = SECURITY.orgKey;
+  const reads = SECURITY.orgKeyOrRoot;
   const found = async (org: string, backfillId: string) => {
     const backfill = await app.backfills.get(org, backfillId);
     // Another org's backfill and one that never existed look the same.
@@ -70,7 +72,7 @@ export function backfillRoutes(server: FastifyInstance, app: App): void {
   };
 
   server.post<{ Params: Static<typeof RouteParams>; Body: Static<typeof BackfillBody> }>('/api/v1/pipelines/backfill/:org/:provider/:domain/:pipeline', {
-    schema: { tags, security, summary: 'Backfill a pipeline over a range of days', params: RouteParams, body: BackfillBody, response: withErrors({ 202: BackfillSummary }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Backfill a pipeline over a range of days', description: 'Accepted at once; the scheduler admits one child run per day, at most max_concurrent under way, within the org’s quotas.', params: RouteParams, body: BackfillBody, response: withErrors({ 202: BackfillSummary }, 400, 401, 403, 404, 413, 415) },
     preValidation: auth,
   }, async (request, reply) => {
     const { org, provider, domain, pipeline } = request.params;
@@ -82,17 +84,17 @@ export function backfillRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.get<{ Params: Static<typeof OrgParams>; Querystring: Static<typeof ListQuery> }>('/api/v1/pipelines/backfill/:org', {
-    schema: { tags, security, summary: 'Backfills of an org, newest first', params: OrgParams, querystring: ListQuery, response: withErrors({ 200: Type.Object({ backfills: Type.Array(BackfillSummary) }) }, 400, 401, 403) },
+    schema: { tags, security: reads, summary: 'Backfills of an org, newest first', params: OrgParams, querystring: ListQuery, response: withErrors({ 200: Type.Object({ backfills: Type.Array(BackfillSummary) }) }, 400, 401, 403) },
     preValidation: auth,
   }, async (request) => ({ backfills: await app.backfills.list(request.params.org, { limit: request.query.limit, status: request.query.status }) }));
 
   server.get<{ Params: Static<typeof BackfillIdParams> }>('/api/v1/pipelines/backfill/:org/:backfill_id', {
-    schema: { tags, security, summary: 'A backfill: counts by status, failed days with their errors, every day', params: BackfillIdParams, response: withErrors({ 200: BackfillDetail }, 400, 401, 403, 404) },
+    schema: { tags, security: reads, summary: 'A backfill: counts by status, failed days with their errors, every day', params: BackfillIdParams, response: withErrors({ 200: BackfillDetail }, 400, 401, 403, 404) },
     preValidation: auth,
   }, async (request) => found(request.params.org, request.params.backfill_id));
 
   server.post<{ Params: Static<typeof BackfillIdParams> }>('/api/v1/pipelines/backfill/:org/:backfill_id/cancel', {
-    schema: { tags, security, summary: 'Cancel a backfill: no more admissions, its children under way cancelled', params: BackfillIdParams, response: withErrors({ 200: BackfillDetail }, 400, 401, 403, 404) },
+    schema: { tags, security, summary: 'Cancel a backfill: no more admissions, its children under way cancelled', params: BackfillIdParams, response: withErrors({ 200: BackfillDetail }, 400, 401, 403, 404, 413, 415) },
     preValidation: auth,
   }, async (request) => app.backfills.cancel(request.params.org, request.params.backfill_id, 'api'));
 }
