@@ -15,7 +15,7 @@
  */
 import { InputError } from '../shared/errors.ts';
 import type { FocusRule, FocusRuleSet } from './focus-rules.ts';
-import { type ColumnSet, literal } from './sql-text.ts';
+import type { ColumnSet } from './sql-text.ts';
 import type { SqlRunner } from './check-focus-table.ts';
 
 export const PROFILE_COLUMN = 'x_SourceSystem';
@@ -128,7 +128,7 @@ export function ruleScope(rule: FocusRule, applicability: Applicability, cols: C
   }
   // Only the 'rows' mode has several groups, each either a known profile or the unknown rest.
   const p = cols.text(PROFILE_COLUMN);
-  const keys = (list: ProfileGroup[]) => list.filter((g) => g.profile !== undefined).map((g) => literal(g.profile as string));
+  const keys = (list: ProfileGroup[]) => list.filter((g) => g.profile !== undefined).map((g) => cols.sql.literal(g.profile as string));
   const unknownApplies = applicable.some((g) => g.profile === undefined);
   const condition = unknownApplies
     ? `NOT coalesce(${p} IN (${keys(groups.filter((g) => !applicable.includes(g))).join(', ')}), FALSE)`

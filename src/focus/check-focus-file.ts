@@ -10,12 +10,14 @@
 import { extname } from 'node:path';
 import { InputError } from '../shared/errors.ts';
 import { type CheckFocusTableOptions, type FocusTableCheck, type RuleResult, type SqlRunner, checkFocusTableWithApplicability } from './check-focus-table.ts';
-import { literal } from './sql-text.ts';
+import { DUCKDB_FOCUS_SQL } from './sql-dialect.ts';
 
 export type CheckFocusFileOptions = Omit<CheckFocusTableOptions, 'table' | 'where'>;
 
 export function focusFileTableExpression(path: string): string {
   const ext = extname(path.replace(/\.gz$/i, '')).toLowerCase();
+  // A file is checked in DuckDB, which reads it.
+  const literal = (text: string) => DUCKDB_FOCUS_SQL.literal(text);
   if (ext === '.csv') return `read_csv(${literal(path)}, header = true, all_varchar = true, nullstr = ['', 'NULL', 'null'])`;
   if (ext === '.parquet') return `read_parquet(${literal(path)})`;
   throw new InputError(`cannot check ${path}: expected a .csv or .parquet file`, { field: 'path' });

@@ -1,12 +1,13 @@
 /**
  * The generic check functions the rule file names. Each compiles its arguments into one piece
- * of SQL: a per-row violation predicate (batched with every other row rule into a single scan
+ * of SQL, in the dialect of its columns (cols.sql, sql-dialect.ts): a per-row violation predicate (batched with every other row rule into a single scan
  * with COUNT(*) FILTER), a dataset query (GROUP BY checks), or a schema verdict computed from
  * the one DESCRIBE of the table.
  */
 import { JSON_CHECK_FUNCTIONS } from './json-check-functions.ts';
 import { DATETIME_RE, NULL_PLACEHOLDER_RE, NUMERIC_RE, UNIT_RE } from './focus-formats.ts';
-import { type ColumnSet, ident, isColumnName, literal, listLiteral } from './sql-text.ts';
+import { isColumnName } from './sql-dialect.ts';
+import type { ColumnSet } from './sql-text.ts';
 
 export type ArgType = 'column' | 'string' | 'strings' | 'number' | 'value' | 'pairs' | 'json_path' | 'element_when';
 
@@ -46,8 +47,8 @@ const NONE = row('FALSE');
 
 function numberOrText(cols: ColumnSet, column: string, value: unknown): string {
   return typeof value === 'number'
-    ? `coalesce(${cols.number(column)} = ${literal(value)}, FALSE)`
-    : `coalesce(${cols.text(column)} = ${literal(String(value))}, FALSE)`;
+    ? `coalesce(${cols.number(column)} = ${cols.sql.literal(value)}, FALSE)`
+    : `coalesce(${cols.text(column)} = ${cols.sql.literal(String(value))}, FALSE)`;
 }
 
 /** A check of one column (argument `column`, plus `extra` arguments). */
@@ -101,7 +102,7 @@ const SCALAR_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     (c, { cols }) => {
       const k = cols.kind(c);
       if (k === 'number') return NONE;
-      if (k === 'string') return row(`${ident(c)} IS NOT NULL AND NOT coalesce(isfinite(${cols.number(c)}), FALSE)`);
+      if (k === 'string') return row(`${cols.ref(c)} IS NOT NULL AND NOT coalesce(${cols.sql.isFinite(cols.number(c))}, FALSE)`);
       return { kind: 'schema', failed: true, detail: `${c} is stored as ${cols.byName.get(c)?.type}` };
     },
   ),
@@ -110,12 +111,12 @@ const SCALAR_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     (c, { cols }) => {
       const k = cols.kind(c);
       if (k === 'timestamp') return NONE;
-      if (k === 'string') return row(`${ident(c)} IS NOT NULL AND ${cols.timestamp(c)} IS NULL`);
+      if (k === 'string') return row(`${cols.ref(c)} IS NOT NULL AND ${cols.timestamp(c)} IS NULL`);
       return { kind: 'schema', failed: true, detail: `${c} is stored as ${cols.byName.get(c)?.type}` };
     },
   ),
-  not_null: single((c) => `${c} is not null`, (c) => row(`${ident(c)} IS NULL`)),
-  is_null: single((c) => `${c} is null`, (c) => row(`${ident(c)} IS NOT NULL`)),
+  not_null: single((c) => `${c} is not null`, (c, { cols }) => row(`${cols.ref(c)} IS NULL`)),
+  is_null: single((c) => `${c} is null`, (c, { cols }) => row(`${cols.ref(c)} IS NOT NULL`)),
   equals: single(
     (c, a) => `${c} is ${JSON.stringify(a.value)}`,
     (c, { cols, args }) => row(`NOT ${numberOrText(cols, c, args.value)}`),
@@ -128,7 +129,7 @@ const SCALAR_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
   ),
   allowed_values: single(
     (c, a) => `${c} is one of the ${(a.values as string[]).length} allowed values`,
-    (c, { cols, args }) => row(`${ident(c)} IS NOT NULL AND NOT list_contains(${listLiteral(args.values as string[])}, ${cols.text(c)})`),
+    (c, { cols, args }) => row(`${cols.ref(c)} IS NOT NULL AND NOT ${cols.sql.inList(cols.text(c), args.values as string[])}`),
     { values: 'strings' },
   ),
   allowed_pairs: {
@@ -137,53 +138,53 @@ const SCALAR_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: (a) => [str(a.column), str(a.parent)],
     compile: ({ cols, args }) => {
       const pairs = Object.entries(args.pairs as Record<string, string>).map(([k, v]) => `${k}\u001f${v}`);
-      const key = `${cols.text(str(args.column))} || chr(31) || coalesce(${cols.text(str(args.parent))}, '')`;
-      return row(`${ident(str(args.column))} IS NOT NULL AND NOT list_contains(${listLiteral(pairs)}, ${key})`);
+      const key = cols.sql.concat([cols.text(str(args.column)), cols.sql.literal('\u001f'), `coalesce(${cols.text(str(args.parent))}, '')`]);
+      return row(`${cols.ref(str(args.column))} IS NOT NULL AND NOT ${cols.sql.inList(key, pairs)}`);
     },
   },
   min_value: single(
     (c, a) => `${c} is at least ${String(a.min)}`,
-    (c, { cols, args }) => row(`${cols.number(c)} < ${literal(args.min as number)}`),
+    (c, { cols, args }) => row(`${cols.number(c)} < ${cols.sql.literal(args.min as number)}`),
     { min: 'number' },
   ),
   decimal: single(
     (c) => `${c} is a valid decimal value`,
-    (c, { cols }) => (cols.kind(c) === 'number' ? NONE : row(`${ident(c)} IS NOT NULL AND NOT coalesce(isfinite(${cols.number(c)}), FALSE)`)),
+    (c, { cols }) => (cols.kind(c) === 'number' ? NONE : row(`${cols.ref(c)} IS NOT NULL AND NOT coalesce(${cols.sql.isFinite(cols.number(c))}, FALSE)`)),
   ),
   numeric_format: single(
     (c) => `${c} conforms to NumericFormat`,
     (c, { cols }) => {
       // A typed number cannot carry a format defect; its text rendering is the writer's job.
       if (cols.kind(c) === 'number') return NONE;
-      return row(`${ident(c)} IS NOT NULL AND NOT regexp_full_match(${cols.text(c)}, ${literal(NUMERIC_RE)})`);
+      return row(`${cols.ref(c)} IS NOT NULL AND NOT ${cols.sql.fullMatch(cols.text(c), NUMERIC_RE)}`);
     },
   ),
   datetime_format: single(
     (c) => `${c} conforms to DateTimeFormat (YYYY-MM-DDTHH:mm:ssZ)`,
     (c, { cols }) => {
       if (cols.kind(c) === 'timestamp') return NONE;
-      return row(`${ident(c)} IS NOT NULL AND NOT regexp_full_match(${cols.text(c)}, ${literal(DATETIME_RE)})`);
+      return row(`${cols.ref(c)} IS NOT NULL AND NOT ${cols.sql.fullMatch(cols.text(c), DATETIME_RE)}`);
     },
   ),
   string_format: single(
     (c) => `${c} is not an empty string or a null placeholder`,
-    (c, { cols }) => row(`regexp_full_match(${cols.text(c)}, ${literal(NULL_PLACEHOLDER_RE)})`),
+    (c, { cols }) => row(cols.sql.fullMatch(cols.text(c), NULL_PLACEHOLDER_RE)),
   ),
   currency_format: single(
     (c) => `${c} is an ISO 4217 code or a virtual currency name`,
     (c, { cols, currencyCodes }) => {
       const t = cols.text(c);
-      const national = `regexp_full_match(${t}, '[A-Za-z]{3}') AND NOT list_contains(${listLiteral(currencyCodes)}, ${t})`;
-      return row(`${ident(c)} IS NOT NULL AND (${national} OR trim(${t}) = '')`);
+      const national = `${cols.sql.fullMatch(t, '[A-Za-z]{3}')} AND NOT ${cols.sql.inList(t, currencyCodes)}`;
+      return row(`${cols.ref(c)} IS NOT NULL AND (${national} OR trim(${t}) = '')`);
     },
   ),
   national_currency: single(
     (c) => `${c} is an ISO 4217 national currency code`,
-    (c, { cols, currencyCodes }) => row(`${ident(c)} IS NOT NULL AND NOT list_contains(${listLiteral(currencyCodes)}, ${cols.text(c)})`),
+    (c, { cols, currencyCodes }) => row(`${cols.ref(c)} IS NOT NULL AND NOT ${cols.sql.inList(cols.text(c), currencyCodes)}`),
   ),
   unit_format: single(
     (c) => `${c} conforms to UnitFormat`,
-    (c, { cols }) => row(`${ident(c)} IS NOT NULL AND NOT regexp_full_match(${cols.text(c)}, ${literal(UNIT_RE)})`),
+    (c, { cols }) => row(`${cols.ref(c)} IS NOT NULL AND NOT ${cols.sql.fullMatch(cols.text(c), UNIT_RE)}`),
   ),
   product_equals: {
     args: { a: 'column', b: 'column', result: 'column' },
@@ -221,8 +222,8 @@ const SCALAR_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
       return {
         kind: 'dataset',
         query: (source) =>
-          `SELECT coalesce(sum(n), 0) AS failing_rows, to_json(list(struct_pack(key := k, vals := v))[1:3]) AS examples FROM (` +
-          `SELECT ${per} AS k, count(*) AS n, list(DISTINCT ${c}) AS v, count(DISTINCT ${c}) + max(CASE WHEN ${c} IS NULL THEN 1 ELSE 0 END) AS d ` +
+          `SELECT coalesce(sum(n), 0) AS failing_rows, ${cols.sql.examplesJson([['key', 'k'], ['vals', 'v']], 3)} AS examples FROM (` +
+          `SELECT ${per} AS k, count(*) AS n, ${cols.sql.distinctList(c)} AS v, count(DISTINCT ${c}) + max(CASE WHEN ${c} IS NULL THEN 1 ELSE 0 END) AS d ` +
           `FROM ${source} WHERE ${per} IS NOT NULL GROUP BY 1) WHERE d <> 1`,
       };
     },

@@ -6,7 +6,8 @@
  */
 import type { ArgType, CheckFunction, CheckInput, CompiledCheck } from './check-functions.ts';
 import { NUMERIC_RE, UNIT_RE } from './focus-formats.ts';
-import { type ColumnSet, ident, literal, listLiteral } from './sql-text.ts';
+import type { FocusSqlDialect } from './sql-dialect.ts';
+import type { ColumnSet } from './sql-text.ts';
 
 interface JsonPath {
   /** Path of the array whose elements are checked, e.g. $.Elements; undefined for a direct path. */
@@ -28,24 +29,26 @@ interface ElementWhen {
   is: 'null' | 'not_null' | 'present';
 }
 
-const JSON_NUMBER = ['UBIGINT', 'BIGINT', 'DOUBLE'];
-const TYPES: Record<string, string[]> = { Array: ['ARRAY'], Object: ['OBJECT'], String: ['VARCHAR'], Decimal: JSON_NUMBER };
+/** The JSON type names of a check's `type` argument, in the dialect's spelling (OBJECT, ARRAY and NULL are common). */
+function typeNames(sql: FocusSqlDialect, type: string): readonly string[] {
+  return { Array: ['ARRAY'], Object: ['OBJECT'], String: sql.jsonTypes.string, Decimal: sql.jsonTypes.number }[type] ?? [];
+}
 
-const keyPath = (key: string) => literal(`$.${key}`);
+const keyPath = (key: string) => `$.${key}`;
 /** JSON type of a key in an element, 'NULL' for a JSON null and for a missing key. */
-const typeOf = (e: string, key: string) => `coalesce(json_type(${e}, ${keyPath(key)}), 'NULL')`;
+const typeOf = (sql: FocusSqlDialect, e: string, key: string) => `coalesce(${sql.jsonType(e, keyPath(key))}, 'NULL')`;
+const typeIn = (sql: FocusSqlDialect, type: string, names: readonly string[]) => `${type} IN (${names.map((t) => sql.literal(t)).join(', ')})`;
 
-function elementCondition(e: string, when: ElementWhen | undefined): string {
+function elementCondition(sql: FocusSqlDialect, e: string, when: ElementWhen | undefined): string {
   if (!when) return 'TRUE';
-  if (when.is === 'present') return `json_exists(${e}, ${keyPath(when.key)})`;
-  return `${typeOf(e, when.key)} ${when.is === 'null' ? '=' : '<>'} 'NULL'`;
+  if (when.is === 'present') return sql.jsonExists(e, keyPath(when.key));
+  return `${typeOf(sql, e, when.key)} ${when.is === 'null' ? '=' : '<>'} 'NULL'`;
 }
 
 /** Row violation: some element of the array at `path` satisfies `bad(e)`. */
 function anyElement(cols: ColumnSet, column: string, path: JsonPath, when: ElementWhen | undefined, bad: (e: string) => string): string {
-  const elements = `json_extract(${cols.json(column)}, ${literal(`${path.array}[*]`)})`;
-  const test = `e -> (${elementCondition('e', when)}) AND (${bad('e')})`;
-  return `${ident(column)} IS NOT NULL AND coalesce(list_bool_or(list_transform(${elements}, ${test})), FALSE)`;
+  const elements = cols.sql.jsonElements(cols.json(column), path.array as string);
+  return `${cols.ref(column)} IS NOT NULL AND ${cols.sql.anyOf(elements, 'e', `(${elementCondition(cols.sql, 'e', when)}) AND (${bad('e')})`)}`;
 }
 
 /** Row violation for element-key paths, or for the value at a direct path. */
@@ -60,18 +63,13 @@ function atPath(input: CheckInput, bad: (e: string, key: string) => string): Com
   const segments = path.direct.split('.');
   const key = segments.pop() as string;
   const parent = segments.join('.') || '$';
-  const root = `json_extract(${input.cols.json(column)}, ${literal(parent)})`;
-  return { kind: 'row', violation: `${ident(column)} IS NOT NULL AND coalesce(${bad(root, key)}, FALSE)` };
+  const root = input.cols.sql.jsonAt(input.cols.json(column), parent);
+  return { kind: 'row', violation: `${input.cols.ref(column)} IS NOT NULL AND coalesce(${bad(root, key)}, FALSE)` };
 }
 
 /** Values of an object are scalars (KeyValueFormat) and it is an object at all. */
-function notKeyValue(obj: string): string {
-  const values = `map_values(TRY_CAST(${obj} AS MAP(VARCHAR, JSON)))`;
-  return `(coalesce(json_type(${obj}), 'NULL') <> 'OBJECT' OR coalesce(list_bool_or(list_transform(${values}, v -> json_type(v) IN ('OBJECT', 'ARRAY'))), FALSE))`;
-}
-
-function uniqueKeys(obj: string): string {
-  return `len(json_keys(${obj})) = len(list_distinct(json_keys(${obj})))`;
+function notKeyValue(sql: FocusSqlDialect, obj: string): string {
+  return `(coalesce(${sql.jsonType(obj)}, 'NULL') <> 'OBJECT' OR ${sql.hasNestedValue(obj)})`;
 }
 
 const col = (a: Record<string, unknown>) => [a.column as string];
@@ -89,7 +87,7 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: ({ cols, args }) => {
       const j = cols.json(args.column as string);
-      return { kind: 'row', perValue: true, violation: `${ident(args.column as string)} IS NOT NULL AND (${notKeyValue(j)} OR NOT coalesce(${uniqueKeys(j)}, FALSE))` };
+      return { kind: 'row', perValue: true, violation: `${cols.ref(args.column as string)} IS NOT NULL AND (${notKeyValue(cols.sql, j)} OR NOT coalesce(${cols.sql.uniqueKeys(j)}, FALSE))` };
     },
   },
   json_object_format: {
@@ -98,7 +96,7 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: ({ cols, args }) => {
       const j = cols.json(args.column as string);
-      return { kind: 'row', violation: `${ident(args.column as string)} IS NOT NULL AND NOT coalesce(json_type(${j}) = 'OBJECT' AND ${uniqueKeys(j)}, FALSE)` };
+      return { kind: 'row', violation: `${cols.ref(args.column as string)} IS NOT NULL AND NOT coalesce(${cols.sql.jsonType(j)} = 'OBJECT' AND ${cols.sql.uniqueKeys(j)}, FALSE)` };
     },
   },
   json_type: {
@@ -106,24 +104,24 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     describe: (a) => `${pathLabel(a)} is of JSON type ${a.type as string}`,
     columns: col,
     compile: (input) => {
-      const types = TYPES[input.args.type as string] ?? [];
+      const sql = input.cols.sql;
+      const types = typeNames(sql, input.args.type as string);
       const p = parseJsonPath(input.args.path as string);
-      const inList = (t: string) => `${t} IN (${types.map((x) => literal(x)).join(', ')})`;
       if (p.array !== undefined && p.key === undefined) {
-        const v = anyElement(input.cols, input.args.column as string, p, undefined, (e) => `NOT coalesce(${inList(`json_type(${e})`)}, FALSE)`);
+        const v = anyElement(input.cols, input.args.column as string, p, undefined, (e) => `NOT coalesce(${typeIn(sql, sql.jsonType(e), types)}, FALSE)`);
         return { kind: 'row', violation: v };
       }
       // A direct path ($.Elements) must exist with that type. For element keys only present,
       // non-null values are typed: key presence and nullness have rules of their own.
-      if (p.array === undefined) return atPath(input, (e, key) => `NOT ${inList(typeOf(e, key))}`);
-      return atPath(input, (e, key) => `${typeOf(e, key)} <> 'NULL' AND NOT ${inList(typeOf(e, key))}`);
+      if (p.array === undefined) return atPath(input, (e, key) => `NOT ${typeIn(sql, typeOf(sql, e, key), types)}`);
+      return atPath(input, (e, key) => `${typeOf(sql, e, key)} <> 'NULL' AND NOT ${typeIn(sql, typeOf(sql, e, key), types)}`);
     },
   },
   json_key_exists: {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} key exists${whenText(a)}`,
     columns: col,
-    compile: (input) => atPath(input, (e, key) => `NOT coalesce(json_exists(${e}, ${keyPath(key)}), FALSE)`),
+    compile: (input) => atPath(input, (e, key) => `NOT coalesce(${input.cols.sql.jsonExists(e, keyPath(key))}, FALSE)`),
   },
   json_keys_exist: {
     args: { column: 'column', path: 'json_path', keys: 'strings' },
@@ -131,7 +129,7 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: ({ cols, args }) => {
       const keys = args.keys as string[];
-      const bad = (e: string) => keys.map((k) => `NOT json_exists(${e}, ${keyPath(k)})`).join(' OR ');
+      const bad = (e: string) => keys.map((k) => `NOT ${cols.sql.jsonExists(e, keyPath(k))}`).join(' OR ');
       return { kind: 'row', violation: anyElement(cols, args.column as string, parseJsonPath(args.path as string), undefined, bad) };
     },
   },
@@ -141,7 +139,7 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: ({ cols, args }) => ({
       kind: 'row',
-      violation: anyElement(cols, args.column as string, parseJsonPath(args.path as string), undefined, notKeyValue),
+      violation: anyElement(cols, args.column as string, parseJsonPath(args.path as string), undefined, (e) => notKeyValue(cols.sql, e)),
     }),
   },
   json_keys_prefixed: {
@@ -149,10 +147,8 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     describe: (a) => `custom keys of ${pathLabel(a)} start with ${a.prefix as string}`,
     columns: col,
     compile: ({ cols, args }) => {
-      const prefix = literal(args.prefix as string);
-      const ignore = listLiteral(args.ignore as string[]);
-      const bad = (e: string) =>
-        `coalesce(list_bool_or(list_transform(json_keys(${e}), k -> NOT starts_with(k, ${prefix}) AND NOT list_contains(${ignore}, k))), FALSE)`;
+      const prefix = cols.sql.literal(args.prefix as string);
+      const bad = (e: string) => cols.sql.anyOf(cols.sql.objectKeys(e), 'k', `NOT starts_with(k, ${prefix}) AND NOT ${cols.sql.inList('k', args.ignore as string[])}`);
       return { kind: 'row', violation: anyElement(cols, args.column as string, parseJsonPath(args.path as string), undefined, bad) };
     },
   },
@@ -160,19 +156,19 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} is not null${whenText(a)}`,
     columns: col,
-    compile: (input) => atPath(input, (e, key) => `${typeOf(e, key)} = 'NULL'`),
+    compile: (input) => atPath(input, (e, key) => `${typeOf(input.cols.sql, e, key)} = 'NULL'`),
   },
   json_null: {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} is null${whenText(a)}`,
     columns: col,
-    compile: (input) => atPath(input, (e, key) => `${typeOf(e, key)} <> 'NULL'`),
+    compile: (input) => atPath(input, (e, key) => `${typeOf(input.cols.sql, e, key)} <> 'NULL'`),
   },
   json_decimal: {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} is a JSON number or null`,
     columns: col,
-    compile: (input) => atPath(input, (e, key) => `${typeOf(e, key)} NOT IN ('NULL', ${JSON_NUMBER.map((t) => literal(t)).join(', ')})`),
+    compile: (input) => atPath(input, (e, key) => `NOT ${typeIn(input.cols.sql, typeOf(input.cols.sql, e, key), ['NULL', ...input.cols.sql.jsonTypes.number])}`),
   },
   json_numeric_format: {
     args: ARGS,
@@ -180,30 +176,34 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     columns: col,
     compile: (input) =>
       atPath(input, (e, key) => {
-        const isNumber = `${typeOf(e, key)} IN (${JSON_NUMBER.map((t) => literal(t)).join(', ')})`;
-        const text = `CAST(json_extract(${e}, ${keyPath(key)}) AS VARCHAR)`;
-        return `${typeOf(e, key)} <> 'NULL' AND NOT (${isNumber} AND regexp_full_match(${text}, ${literal(NUMERIC_RE)}))`;
+        const sql = input.cols.sql;
+        const isNumber = typeIn(sql, typeOf(sql, e, key), sql.jsonTypes.number);
+        const text = sql.jsonText(sql.jsonAt(e, keyPath(key)));
+        return `${typeOf(sql, e, key)} <> 'NULL' AND NOT (${isNumber} AND ${sql.fullMatch(text, NUMERIC_RE)})`;
       }),
   },
   json_string_format: {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} is not an empty string`,
     columns: col,
-    compile: (input) => atPath(input, (e, key) => `${typeOf(e, key)} = 'VARCHAR' AND trim(json_extract_string(${e}, ${keyPath(key)})) = ''`),
+    compile: (input) => atPath(input, (e, key) => `${typeIn(input.cols.sql, typeOf(input.cols.sql, e, key), input.cols.sql.jsonTypes.string)} AND trim(${input.cols.sql.jsonString(e, keyPath(key))}) = ''`),
   },
   json_unit_format: {
     args: ARGS,
     describe: (a) => `${pathLabel(a)} conforms to UnitFormat`,
     columns: col,
     compile: (input) =>
-      atPath(input, (e, key) => `${typeOf(e, key)} = 'VARCHAR' AND NOT regexp_full_match(json_extract_string(${e}, ${keyPath(key)}), ${literal(UNIT_RE)})`),
+      atPath(input, (e, key) => {
+        const sql = input.cols.sql;
+        return `${typeIn(sql, typeOf(sql, e, key), sql.jsonTypes.string)} AND NOT ${sql.fullMatch(sql.jsonString(e, keyPath(key)), UNIT_RE)}`;
+      }),
   },
   json_equals_column: {
     args: { ...ARGS, other: 'column' },
     describe: (a) => `${pathLabel(a)} equals ${a.other as string}${whenText(a)}`,
     columns: (a) => [a.column as string, a.other as string],
     compile: (input) =>
-      atPath(input, (e, key) => `json_extract_string(${e}, ${keyPath(key)}) IS DISTINCT FROM ${input.cols.text(input.args.other as string)}`),
+      atPath(input, (e, key) => `${input.cols.sql.jsonString(e, keyPath(key))} IS DISTINCT FROM ${input.cols.text(input.args.other as string)}`),
   },
   json_single_parent: {
     args: { column: 'column', path: 'json_path', parent_path: 'json_path' },
@@ -212,14 +212,15 @@ export const JSON_CHECK_FUNCTIONS: Record<string, CheckFunction> = {
     compile: ({ cols, args }) => {
       const child = parseJsonPath(args.path as string);
       const parent = parseJsonPath(args.parent_path as string);
-      const elements = `json_extract(${cols.json(args.column as string)}, ${literal(`${child.array}[*]`)})`;
-      const get = (p: JsonPath) => `json_extract_string(e, ${keyPath(p.key as string)})`;
+      const sql = cols.sql;
+      const elements = sql.jsonElements(cols.json(args.column as string), child.array as string);
+      const get = (p: JsonPath) => sql.jsonString('e', keyPath(p.key as string));
       return {
         kind: 'dataset',
         query: (source) =>
-          `SELECT coalesce(sum(n), 0) AS failing_rows, to_json(list(struct_pack(key := k, vals := v))[1:3]) AS examples FROM (` +
-          `SELECT ${get(child)} AS k, count(*) AS n, list(DISTINCT ${get(parent)}) AS v, count(DISTINCT ${get(parent)}) AS d ` +
-          `FROM (SELECT unnest(${elements}) AS e FROM ${source}) WHERE ${get(child)} IS NOT NULL GROUP BY 1) WHERE d <> 1`,
+          `SELECT coalesce(sum(n), 0) AS failing_rows, ${sql.examplesJson([['key', 'k'], ['vals', 'v']], 3)} AS examples FROM (` +
+          `SELECT ${get(child)} AS k, count(*) AS n, ${sql.distinctList(get(parent))} AS v, count(DISTINCT ${get(parent)}) AS d ` +
+          `FROM ${sql.unnest(elements, 'e', source)} WHERE ${get(child)} IS NOT NULL GROUP BY 1) WHERE d <> 1`,
       };
     },
   },

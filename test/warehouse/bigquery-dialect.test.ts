@@ -6,29 +6,41 @@
  * holds, and must give the rows the DuckDB form wrote, row for row.
  */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { checkFocusFile } from '../../src/focus/check-focus-file.ts';
+import { checkFocusTable } from '../../src/focus/check-focus-table.ts';
+import { BIGQUERY_FOCUS_SQL } from '../../src/focus/sql-dialect.ts';
 import { REFERENCE_VIEWS } from '../../src/processors/cloud/reference-views.ts';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 import { loadTableSchema } from '../../src/warehouse/table-schema.ts';
 import type { Lineage, SqlParams, Warehouse } from '../../src/warehouse/warehouse.ts';
 import { SAMPLES, duckdb, openCloudHarness, skipWithoutShared, type CloudHarness } from '../cloud/cloud-fixture.ts';
+import { openDb, type Db } from '../focus/focus-fixture.ts';
 import { CONFIGS, REPO } from '../support/test-app.ts';
 import { startZetaSql, zetasqlBinary, type ZetaSql } from '../support/zetasql-service.ts';
-import { bigQueryDialect, canonicalRows, procedureStatements, schemaTable, stagedTable, type BigQueryDialect } from './dialect-harness.ts';
+import { assertSameChecks, bigQueryDialect, canonicalRows, procedureStatements, readAsText, schemaTable, sqlRunner, stagedTable, zetaSqlRunner, type BigQueryDialect, type Query } from './dialect-harness.ts';
 import { bigQueryLanguage, parseRoutine, type BqTable } from './zetasql-catalog.ts';
 
 const binary = zetasqlBinary();
 const ORG = 'acme';
 const DATASET = `${ORG}_dev`;
+const PROCEDURES = join(CONFIGS, 'system', 'procedures');
+const FOCUS_SAMPLES = join(REPO, '..', 'shared', 'focus', 'samples');
+const FOCUS_SAMPLE = join(FOCUS_SAMPLES, 'official_focus-1.0_focus_sample_1000rows.csv');
 
 /** The run's variables as runVariables builds them (all text, as the executor binds them). */
 function runVariables(pipeline: string, start: string, end: string, runId = 'run_1'): Record<string, string> {
   return { org_slug: ORG, env: 'dev', org_dataset: DATASET, project_id: 'test-project', run_id: runId, pipeline_id: pipeline, credential_id: 'default', date: start, start_date: start, end_date: end, year: start.slice(0, 4), month: start.slice(5, 7), day: start.slice(8, 10), today: end, yesterday: end };
 }
-const FOCUS_SAMPLE = join(REPO, '..', 'shared', 'focus', 'samples', 'official_focus-1.0_focus_sample_1000rows.csv');
-type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 const lineage = (pipeline: string, runId = 'run_1'): Lineage => ({ orgSlug: ORG, pipelineId: pipeline, credentialId: 'default', runId, ingestedAt: new Date('2026-01-02T03:04:05Z') });
+
+test('every DuckDB procedure has a BigQuery form beside it', async () => {
+  const files = (await readdir(PROCEDURES, { recursive: true })).map(String);
+  const missing = files.filter((f) => f.endsWith('.duckdb.sql') && !files.includes(f.replace(/\.duckdb\.sql$/, '.bigquery.sql')));
+  assert.deepEqual(missing, []);
+});
 
 describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binary.skip : false }, () => {
   let zeta: ZetaSql;
@@ -48,7 +60,6 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
   async function filled(tables: BqTable[], query: Query = (sql) => warehouse.query(sql)): Promise<BqTable[]> {
     return Promise.all(tables.map(async (t) => ({ ...t, rows: await query(`SELECT ${t.columns.map((c) => `"${c.name}"`).join(', ')} FROM ${t.name}`) })));
   }
-
 
   /** Inserts rows (column -> SQL literal text or value) into a table of the org dataset, lineage filled in. */
   async function insert(table: string, pipeline: string, rows: Record<string, string | number | boolean | null>[]) {
@@ -86,7 +97,6 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     assert.deepEqual(canonicalRows(rows, names, types), canonicalRows(duck, names, types));
     return rows.length;
   }
-
 
   describe('genai', () => {
     const pipeline = 'openai_payg';
@@ -236,6 +246,33 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
         await assert.rejects(dialect.evaluate(statements[0] as string, { ...variables, run_id: 'another_run' }), /was replaced by run/);
       });
     }
+
+    test("the FOCUS checks compiled for BigQuery, on the converted rows: analysed, and evaluated to DuckDB's results", async () => {
+      const table = await schemaTable(dataset, 'cost_data_standard_1_3', 'focus/cost_data_standard_1_3');
+      const duck = await checkFocusTable(sqlRunner(h.query), { table: `${dataset}.cost_data_standard_1_3` });
+      const bq = await checkFocusTable(zetaSqlRunner(bigQueryDialect(zeta, language, dataset, await filled([table], h.query), [])), { table: `\`${table.name}\``, dialect: BIGQUERY_FOCUS_SQL, columns: table.columns });
+      assertSameChecks(bq, duck);
+    });
+  });
+
+
+  describe('the FOCUS checks on the shared FOCUS sample files, read as text', { skip: skipWithoutShared(FOCUS_SAMPLES) }, () => {
+    let db: Db;
+    before(async () => {
+      db = await openDb();
+    });
+    after(() => db?.close());
+    for (const file of ['synthetic_focus-1.3_costandusage_aws_100rows.csv', 'official_focus-1.0_focus_sample_1000rows.csv', 'handauthored_focus-1.3_costandusage_multiprovider.csv']) {
+      test(`${file}: analysed, and evaluated to DuckDB's results`, async () => {
+        const path = join(FOCUS_SAMPLES, file);
+        const duck = await checkFocusFile(db.sql, path);
+        const { columns, rows } = await readAsText(path);
+        const table: BqTable = { name: `${DATASET}.focus_file`, columns: columns.map((name) => ({ name, type: 'STRING' })), rows };
+        const bq = await checkFocusTable(zetaSqlRunner(bigQueryDialect(zeta, language, DATASET, [table], [])), { table: `\`${table.name}\``, dialect: BIGQUERY_FOCUS_SQL, columns: table.columns });
+        assertSameChecks(bq, duck);
+        assert.ok(duck.filter((r) => r.status !== 'skipped').length > 150, 'most rules ran');
+      });
+    }
   });
 
   describe('subscription', () => {
@@ -264,8 +301,7 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     });
 
     test('sp_subscription_2_calculate_daily_costs: analysed, and evaluated to DuckDB\'s rows', async () => {
-      const duckdb = await procedureStatements('subscription/sp_subscription_2_calculate_daily_costs', 'duckdb', variables);
-      await warehouse.replacePartition({ dataset: DATASET, table: 'saas_subscription_costs_daily', schema: 'subscription/saas_subscription_costs_daily', lineage: lineage(pipeline), runDates: { start: variables.start_date as string, end: variables.end_date as string }, runDateColumn: 'cost_date', setup: duckdb.slice(0, -1).map((sql) => ({ sql, params: variables })), select: { sql: duckdb.at(-1) as string, params: variables } });
+      await runDuckDb('subscription/sp_subscription_2_calculate_daily_costs', variables, { table: 'saas_subscription_costs_daily', schema: 'subscription/saas_subscription_costs_daily', runDateColumn: 'cost_date' });
       const info = { name: `${DATASET}.INFORMATION_SCHEMA.TABLES`, columns: ['table_catalog', 'table_schema', 'table_name', 'table_type'].map((name) => ({ name, type: 'STRING' })), rows: [{ table_catalog: 'test-project', table_schema: DATASET, table_name: 'saas_subscription_plans', table_type: 'BASE TABLE' }] };
       const dialect = bigQueryDialect(zeta, language, DATASET, [info, ...(await filled([plans]))], []);
       const statements = await procedureStatements('subscription/sp_subscription_2_calculate_daily_costs', 'bigquery', variables);
@@ -277,8 +313,7 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     });
 
     test('sp_subscription_3_convert_to_focus: analysed, and evaluated to DuckDB\'s rows', async () => {
-      const duckdb = await procedureStatements('subscription/sp_subscription_3_convert_to_focus', 'duckdb', variables);
-      await warehouse.replacePartition({ dataset: DATASET, table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', lineage: lineage(pipeline), runDates: { start: variables.start_date as string, end: variables.end_date as string }, runDateColumn: 'ChargePeriodStart', select: { sql: duckdb.at(-1) as string, params: variables } });
+      await runDuckDb('subscription/sp_subscription_3_convert_to_focus', variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', runDateColumn: 'ChargePeriodStart' });
       const daily = await schemaTable(DATASET, 'saas_subscription_costs_daily', 'subscription/saas_subscription_costs_daily');
       const dialect = bigQueryDialect(zeta, language, DATASET, await filled([daily]), []);
       await assertSameRows(dialect, await procedureStatements('subscription/sp_subscription_3_convert_to_focus', 'bigquery', variables), variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', where: `x_pipeline_id = '${pipeline}'` });

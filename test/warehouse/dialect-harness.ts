@@ -4,8 +4,12 @@
  * analysed against the org dataset's catalog, and a SELECT evaluated over rows taken from the
  * DuckDB warehouse, so both dialects see the same input. Rows are compared in a canonical form.
  */
+import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { focusFileTableExpression } from '../../src/focus/check-focus-file.ts';
+import type { RuleResult, SqlRunner } from '../../src/focus/check-focus-table.ts';
 import { resolveSqlTemplates, sqlIdentifiers } from '../../src/pipelines/templates.ts';
 import { splitStatements } from '../../src/warehouse/split-statements.ts';
 import { loadTableSchema } from '../../src/warehouse/table-schema.ts';
@@ -15,6 +19,7 @@ import { CONFIGS } from '../support/test-app.ts';
 import { analyzerOptions, catalogProto, decode, paramValues, parseRoutine, tableContent, zetaSqlOnlyFunctions, type BqColumn, type BqRoutine, type BqTable } from './zetasql-catalog.ts';
 
 type Proto = Record<string, unknown>;
+export type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 
 /** The statements of `configs/system/procedures/{procedure}.{dialect}.sql`, templates resolved for an org dataset. */
 export async function procedureStatements(procedure: string, dialect: 'duckdb' | 'bigquery', variables: Record<string, string>): Promise<string[]> {
@@ -112,4 +117,37 @@ export async function stagedTable(dataset: string, name: string, contract: strin
   const staged = (type: string) => ({ NUMERIC: 'BIGNUMERIC', JSON: 'STRING' })[type] ?? type;
   const constants = ['x_source_dataset', 'x_load_shape', 'x_source_file'].map((c) => ({ name: c, type: 'STRING' }));
   return { name: `${dataset}.${name}`, columns: [...fields.map((f) => ({ name: f.name, type: staged(f.type) })), ...constants] };
+}
+
+/** The checker's runner over a warehouse's query function. */
+export const sqlRunner = (query: Query): SqlRunner => ({ all: (sql) => query(sql) });
+
+/** The checker's runner over ZetaSQL: every statement analysed, then evaluated. */
+export function zetaSqlRunner(dialect: BigQueryDialect): SqlRunner {
+  return {
+    async all(sql) {
+      await dialect.analyze(sql, {});
+      return (await dialect.evaluate(sql, {})).rows;
+    },
+  };
+}
+
+/** Rule for rule: the same status, failing rows and number of examples. */
+export function assertSameChecks(bigquery: RuleResult[], duckdb: RuleResult[]) {
+  const summary = (results: RuleResult[]) => results.map((r) => `${r.rule_id} ${r.status} ${r.failing_rows} rows ${r.examples.length} examples`);
+  assert.deepEqual(summary(bigquery), summary(duckdb));
+  assert.ok(duckdb.some((r) => r.status === 'pass'), 'the rules ran');
+}
+
+/** A FOCUS file as check-focus-file reads it: every column text, '', NULL and null as null. */
+export async function readAsText(path: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(`SELECT * FROM ${focusFileTableExpression(path)}`);
+    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
 }
