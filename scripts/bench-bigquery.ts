@@ -10,6 +10,9 @@
  *   replacePartitionFromBatches: the scratch DuckDB, one Parquet file, one load job, the commit.
  * - replace: the same rows copied by replacePartition (a select over the warehouse's table):
  *   the rows stay in BigQuery, so the requests are a handful and the bytes on the wire tiny.
+ * - sources: the scratch path of remote sources (scripts/bench-remote-sources.ts): peak RSS of
+ *   the AWS load step reading a CUR 2.0 export from the local S3 server, at BENCH_SOURCE_ROWS
+ *   sizes (1,000,000 and 10,000,000), each in a process of its own; it must stay flat.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,7 @@ import { openBigQueryWarehouse } from '../src/warehouse/bigquery/bigquery-wareho
 import type { Warehouse, WarehouseUsage } from '../src/warehouse/warehouse.ts';
 import { startBigQueryServer, type BigQueryTestServer, type RecordedRequest } from '../test/support/bigquery-server.ts';
 import { CONFIGS } from '../test/support/test-app.ts';
+import { benchRemoteSources } from './bench-remote-sources.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH = 5000;
@@ -123,6 +127,10 @@ const SECTIONS: Record<string, (context: Context) => Promise<void>> = {
     });
     if (result.rows !== ROWS) throw new Error(`copied ${result.rows} rows, expected ${ROWS} (run the load section first)`);
     report('replace (a select over the warehouse: the rows never leave BigQuery)', started, server.requests, result.usage, peak());
+  },
+
+  async sources() {
+    await benchRemoteSources({ sizes: (process.env.BENCH_SOURCE_ROWS ?? '1000000,10000000').split(',').map(Number), dir: join(tmpdir(), 'bench-remote-sources') });
   },
 };
 

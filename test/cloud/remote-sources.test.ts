@@ -17,6 +17,7 @@ import { curSql } from '../../scripts/bench-cloud.ts';
 import { startGcsServer, type GcsTestServer } from '../support/gcs-server.ts';
 import { startGoogleOAuthServer, type GoogleOAuthTestServer } from '../support/google-oauth-server.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { waitFor } from '../support/test-app.ts';
 import { duckdb, openCloudHarness, qualityOf, scratchDir, type CloudHarness } from './cloud-fixture.ts';
 
 const KEY_A = { access_key_id: 'AKIAORGA000000000001', secret_access_key: 'org-a-secret-access-key-DO-NOT-SHOW' };
@@ -222,6 +223,23 @@ describe('gs:// and s3:// sources with the org credential', () => {
     const text = await h.run('aws/cost/billing', { ...MAY, credential_id: 'text', source_uri: 's3://org-a-cur/cur2/' });
     assert.match(text.error ?? '', /the org's aws credential "text" is not JSON access keys/);
     assert.ok(!(text.error ?? '').includes('AKIA-not-json'));
+  });
+
+  test('cancelling the run aborts the download under way and removes the scratch folder', async () => {
+    s3.put('org-a-cur', 'slow/cur.csv', 'x'.repeat(200_000));
+    s3.trickleBytes = 1000;
+    try {
+      const aborted = s3.abortedBodies;
+      const { run_id } = await h.app.requests.request({ orgSlug: 'org_a', route: 'aws/cost/billing', body: { ...MAY, source_uri: 's3://org-a-cur/slow/cur.csv' }, trigger: 'api', createdBy: 'test' });
+      await waitFor(async () => (await scratchLeft()).some((entry) => entry.endsWith('.part')), 20_000, 'the download to start');
+      await h.app.requests.cancel('org_a', run_id, 'test');
+      const run = await waitEnd('org_a', run_id);
+      assert.equal(run.status, 'cancelled');
+      assert.equal(s3.abortedBodies, aborted + 1, 'the download was cut, not finished in the background');
+      assert.deepEqual(await scratchLeft(), []);
+    } finally {
+      s3.trickleBytes = 0;
+    }
   });
 
   async function waitEnd(org: string, runId: string) {

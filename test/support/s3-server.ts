@@ -56,6 +56,10 @@ export interface S3TestServer {
   fail(fault: S3Fault): void;
   /** Objects per ListObjectsV2 page, whatever max-keys asks (to test continuation). */
   pageSize: number;
+  /** GetObject bodies sent this many bytes at a time, one chunk per 50 ms (to cancel a download midway); 0: at once. */
+  trickleBytes: number;
+  /** GetObject responses whose client went away before the whole body was sent. */
+  readonly abortedBodies: number;
   close(): Promise<void>;
 }
 
@@ -65,7 +69,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   const faults: S3Fault[] = [];
   const requests: S3Request[] = [];
   const tokens = new Map<string, string>();
-  const state = { pageSize: 1000 };
+  const state = { pageSize: 1000, trickleBytes: 0, abortedBodies: 0 };
 
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -145,6 +149,10 @@ export async function startS3Server(): Promise<S3TestServer> {
       'x-amz-request-id': requestId(),
       ...(object.contentEncoding ? { 'content-encoding': object.contentEncoding } : {}),
     });
+    res.on('close', () => {
+      if (!res.writableFinished) state.abortedBodies++;
+    });
+    if (state.trickleBytes > 0 && object.body) return trickle(res, object.body, state.trickleBytes);
     if (object.body) res.end(object.body);
     else createReadStream(object.file!).pipe(res);
   }
@@ -164,6 +172,15 @@ export async function startS3Server(): Promise<S3TestServer> {
     },
     set pageSize(value: number) {
       state.pageSize = value;
+    },
+    get trickleBytes() {
+      return state.trickleBytes;
+    },
+    set trickleBytes(value: number) {
+      state.trickleBytes = value;
+    },
+    get abortedBodies() {
+      return state.abortedBodies;
     },
     grant(accessKeyId, secretAccessKey, names) {
       keys.set(accessKeyId, { secret: secretAccessKey, buckets: new Set(names) });
@@ -185,6 +202,19 @@ export async function startS3Server(): Promise<S3TestServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+function trickle(res: ServerResponse, body: Buffer, size: number) {
+  let offset = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed) return clearInterval(timer);
+    res.write(body.subarray(offset, offset + size));
+    offset += size;
+    if (offset >= body.length) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, 50);
 }
 
 /** The signature the SDK's signer gives the request's own signed headers with the key's secret. */
