@@ -10,9 +10,10 @@ import { BIGQUERY_TYPES_IN_DUCKDB, bigQueryType, referencedTables, translate } f
 
 /**
  * A local server speaking the BigQuery REST v2 API as @google-cloud/bigquery calls it with
- * `apiEndpoint` (read from its source: requests under `/bigquery/v2/projects/{p}/`, load files
- * as one multipart/related POST to `/upload/bigquery/v2/projects/{p}/jobs`; the resumable
- * protocol is served too), with BigQuery's status codes and error bodies. Datasets are DuckDB
+ * `apiEndpoint` (read from its source, version 8.3: requests under `/bigquery/v2/projects/{p}/`;
+ * a load's configuration and file as one multipart/related POST to
+ * `/upload/bigquery/v2/projects/{p}/jobs?uploadType=multipart`, the only upload the library
+ * makes), with BigQuery's status codes and error bodies. Datasets are DuckDB
  * schemas, tables DuckDB tables; SQL is evaluated as bigquery-sql.ts says (DuckDB, after a
  * minimal translation: NOT a BigQuery engine). Jobs run in the background and are seen RUNNING
  * first. Bytes processed are estimated with BigQuery's data-size rules over every column of each
@@ -78,12 +79,10 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
   const tables = new Map<string, Record<string, unknown>>();
   const jobs = new Map<string, StoredJob>();
   const procedures = new Map<string, string>();
-  const uploads = new Map<string, Record<string, unknown>>();
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const statementFaults: { pattern: RegExp; reason: string; message: string; times: number }[] = [];
   const running = new Set<Promise<void>>();
-  let base = '';
 
   async function withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     const c = await db.connect();
@@ -308,17 +307,6 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       const job = insertJob(JSON.parse(parts[0]?.toString('utf8') ?? '{}'), parts[1] ?? Buffer.alloc(0));
       return respond(200, job.resource);
     }
-    if (upload && method === 'POST' && query.get('uploadType') === 'resumable') {
-      const id = randomUUID();
-      uploads.set(id, json());
-      return respond(200, {}, { location: `${base}/upload/bigquery/v2/projects/${projectId}/jobs?uploadType=resumable&upload_id=${id}` });
-    }
-    if (upload && method === 'PUT' && query.get('upload_id')) {
-      const metadata = uploads.get(query.get('upload_id') as string);
-      if (!metadata) throw fail(404, 'notFound', 'No such upload session');
-      uploads.delete(query.get('upload_id') as string);
-      return respond(200, insertJob(metadata, raw).resource);
-    }
     const match = new RegExp(`^/bigquery/v2/projects/${projectId}/(.*)$`).exec(path);
     if (!match) throw fail(404, 'notFound', `Not found: URL ${path}`);
     const [resource = '', id, sub, subId] = (match[1] as string).split('/');
@@ -414,7 +402,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url: base,
