@@ -151,7 +151,10 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
       const attempt = [write.lineage.orgSlug, write.lineage.runId, scope?.stepId, write.dataset, write.table, write.lineage.pipelineId, write.lineage.credentialId, write.runDates.start, write.runDates.end, write.lineage.ingestedAt.toISOString()];
       const key = JSON.stringify(attempt);
       const sequence = (writeSequence.get(key) ?? 0) + 1;
+      writeSequence.delete(key);
       writeSequence.set(key, sequence);
+      // Bounded: the oldest keys are attempts long ended, whose ingestion time never comes back.
+      if (writeSequence.size > WRITE_SEQUENCE_KEYS) writeSequence.delete(writeSequence.keys().next().value as string);
       return [...attempt, sequence];
     }
 
@@ -251,17 +254,18 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
       async function* batches() {
         for await (const page of jobs.results(job, signal, options.resultPageRows ?? RESULT_PAGE_ROWS)) yield resultRows(page.fields, page.rows);
       }
-      const local = await openScratch();
-      return local.withConnection(async (connection) => {
+      return (await openScratch()).withConnection(async (connection) => {
         await stageBatches(connection, columns, batches(), signal);
         const typed = fields.map((field) => `CAST("${field.name}" AS ${DUCKDB_TYPES[(SYNONYMS[field.type] ?? field.type) as FieldType] ?? 'VARCHAR'}) AS "${field.name}"`);
-        await connection.run(`CREATE SCHEMA IF NOT EXISTS ${dataset}`);
-        await connection.run(`CREATE OR REPLACE TABLE ${dataset}.${table} AS SELECT ${typed.join(', ')} FROM staged`);
-        await connection.run('DROP TABLE staged');
+        // A schema of this export's own, so two exports of one table in this process never meet.
+        const local = `export_${randomUUID().replace(/-/g, '')}`;
+        await connection.run(`CREATE SCHEMA ${local}`);
         try {
-          return await exportRows(connection, request);
+          await connection.run(`CREATE TABLE ${local}.${table} AS SELECT ${typed.join(', ')} FROM staged`);
+          await connection.run('DROP TABLE staged');
+          return await exportRows(connection, { ...request, dataset: local });
         } finally {
-          await connection.run(`DROP TABLE ${dataset}.${table}`);
+          await connection.run(`DROP SCHEMA ${local} CASCADE`);
         }
       }, signal);
     }
@@ -335,6 +339,9 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
   const root = scoped(undefined, undefined);
   return root;
 }
+
+/** Attempts whose write counts a process remembers (a few hundred bytes each). */
+const WRITE_SEQUENCE_KEYS = 10_000;
 
 /** REST schemas name some types the legacy way. */
 const SYNONYMS: Record<string, string> = { INTEGER: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL' };
