@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProcessorError } from '../shared/errors.ts';
 
@@ -34,10 +34,25 @@ export function runScratch(options: { dataDir: string; orgSlug: string; runId: s
   const root = join(options.dataDir, 'scratch', options.orgSlug, `${options.runId}-${options.claim}`);
   const held = new Map<string, number>();
   let used = 0;
+  let created = false;
+  // The folders of this run's earlier claims on this host: a worker that died (or lost the run)
+  // left them; the claim that runs now is the only one that may still need files.
+  const removeEarlierClaims = async () => {
+    const parent = join(options.dataDir, 'scratch', options.orgSlug);
+    const earlier = (await readdir(parent).catch(() => [] as string[])).filter((name) => {
+      const claim = new RegExp(`^${options.runId}-(\\d+)$`).exec(name)?.[1];
+      return claim !== undefined && Number(claim) < options.claim;
+    });
+    await Promise.all(earlier.map((name) => rm(join(parent, name), { recursive: true, force: true })));
+  };
   return {
     root,
     maxBytes: options.maxBytes,
     async folder(name) {
+      if (!created) {
+        await removeEarlierClaims();
+        created = true;
+      }
       const safe = name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
       const path = join(root, safe);
       await rm(path, { recursive: true, force: true });

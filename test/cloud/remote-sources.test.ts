@@ -13,6 +13,8 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { parseSourceUri } from '../../src/sources/source-uri.ts';
 import { selectObjects } from '../../src/sources/object-glob.ts';
+import { runScratch } from '../../src/sources/scratch.ts';
+import { ProcessorError } from '../../src/shared/errors.ts';
 import { curSql } from '../../scripts/bench-cloud.ts';
 import { startGcsServer, type GcsTestServer } from '../support/gcs-server.ts';
 import { startGoogleOAuthServer, type GoogleOAuthTestServer } from '../support/google-oauth-server.ts';
@@ -274,6 +276,26 @@ describe('the scratch cap', () => {
       await h.close();
       await s3.close();
     }
+  });
+});
+
+describe('runScratch', () => {
+  test("counts bytes per run, gives a failed attempt's back, and clears the run's earlier claims", async () => {
+    const dataDir = await scratchDir('scratch-unit');
+    const { mkdir: mkdirs, writeFile } = await import('node:fs/promises');
+    await mkdirs(join(dataDir, 'scratch', 'org_x', 'run-1-1', 'load'), { recursive: true });
+    await writeFile(join(dataDir, 'scratch', 'org_x', 'run-1-1', 'load', '000001.csv'), 'left by a worker that died');
+    await mkdirs(join(dataDir, 'scratch', 'org_x', 'run-10-1'), { recursive: true });
+    const scratch = runScratch({ dataDir, orgSlug: 'org_x', runId: 'run-1', claim: 2, maxBytes: 100 });
+    const first = await scratch.folder('load_export-cur');
+    assert.deepEqual((await readdir(join(dataDir, 'scratch', 'org_x'))).sort(), ['run-1-2', 'run-10-1'], "only this run's earlier claim is removed");
+    first.add(60, 'a');
+    assert.throws(() => first.add(41, 'the next object'), (error: Error) => error instanceof ProcessorError && !error.retryable && /^the next object would take the run's downloads past 100 bytes, the limit SOURCE_SCRATCH_MAX_BYTES sets/.test(error.message));
+    const again = await scratch.folder('load_export-cur');
+    again.add(100, 'a retry of the same source');
+    await scratch.remove();
+    assert.deepEqual(await readdir(join(dataDir, 'scratch', 'org_x')), ['run-10-1']);
+    assert.throws(() => runScratch({ dataDir, orgSlug: '../x', runId: 'r', claim: 1, maxBytes: 1 }), /org id "\.\.\/x" is not an id/);
   });
 });
 
