@@ -56,6 +56,14 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     await warehouse?.close();
   });
 
+  test('the analysis refuses what BigQuery refuses: DuckDB spellings, ZetaSQL-only functions, internal types', async () => {
+    const dialect = bigQueryDialect(zeta, language, DATASET, [], []);
+    await assert.rejects(dialect.analyze("SELECT list_contains(['a'], 'a') AS a", {}), /list_contains/i);
+    await assert.rejects(dialect.analyze('SELECT ARRAY_TRANSFORM([1, 2], x -> x + 1) AS a', {}), /ARRAY_TRANSFORM/);
+    await assert.rejects(dialect.analyze('SELECT CAST(1 AS INT32) AS a', {}), /INT32/);
+    await dialect.analyze("SELECT ARRAY_LENGTH(SPLIT('a/b', '/')) AS a", {});
+  });
+
   /** The tables with the rows the DuckDB warehouse holds in them. */
   async function filled(tables: BqTable[], query: Query = (sql) => warehouse.query(sql)): Promise<BqTable[]> {
     return Promise.all(tables.map(async (t) => ({ ...t, rows: await query(`SELECT ${t.columns.map((c) => `"${c.name}"`).join(', ')} FROM ${t.name}`) })));

@@ -9,6 +9,9 @@
  * Functions live in a sub-catalog named after the dataset (`dataset.fn(...)`), as templated SQL
  * functions inlined by ZetaSQL's rewriters, so the reference implementation evaluates their bodies.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { type SqlParams } from '../../src/warehouse/warehouse.ts';
 
 export interface BqColumn {
@@ -38,10 +41,15 @@ const REWRITES = [
 const STATEMENT_KINDS = ['RESOLVED_QUERY_STMT', 'RESOLVED_CREATE_FUNCTION_STMT', 'RESOLVED_CREATE_TABLE_FUNCTION_STMT'];
 
 /**
- * ZetaSQL-only functions BigQuery does not offer: ZetaSQL's full language would accept them, so a
- * statement resolving to one fails as surely as a syntax error would in BigQuery.
+ * ZetaSQL's array functions that BigQuery does not offer (the lambda ones, ARRAY_INCLUDES, _FIND,
+ * _OFFSET, _SUM, _AVG, _MIN, _MAX, _ZIP, _IS_DISTINCT): left out of the catalog, so a statement
+ * calling one fails as it would in BigQuery. Their signature ids, from the package's own proto.
  */
-const NOT_IN_BIGQUERY = ['array_transform', 'array_filter', 'array_includes', 'array_includes_any', 'array_includes_all', 'array_find', 'array_find_all', 'array_sum', 'array_avg', 'array_min', 'array_max', 'array_first', 'array_last', 'array_zip', 'json_keys_array'];
+const NOT_IN_BIGQUERY = [
+  ...readFileSync(join(dirname(createRequire(import.meta.url).resolve('@fivetrandevelopers/zetasql')), 'zetasql', 'protos', 'zetasql', 'public', 'builtin_function.proto'), 'utf8').matchAll(
+    /^\s*(FN_ARRAY_(?:FILTER|TRANSFORM|INCLUDES|FIND|OFFSET|SUM|AVG|MIN|MAX|ZIP|IS_DISTINCT)[A-Z0-9_]*)\s*=/gm,
+  ),
+].map((m) => m[1] as string);
 
 /**
  * BigQuery's language as ZetaSQL models it: the external product mode (no INT32, UINT64, FLOAT,
@@ -175,16 +183,10 @@ export function catalogProto(language: Proto, dataset: string, tables: readonly 
   const protos = routines.map(routineProto);
   return {
     name: 'bigquery',
-    builtinFunctionOptions: { languageOptions: language },
+    builtinFunctionOptions: { languageOptions: language, excludeFunctionIds: NOT_IN_BIGQUERY },
     table: tables.map((t) => ({ name: t.name, column: t.columns.map((c) => ({ name: c.name, type: typeProto(c.type) })) })),
     catalog: [{ name: dataset, customFunction: protos.flatMap((p) => (p.function ? [p.function] : [])), customTvf: protos.flatMap((p) => (p.tvf ? [p.tvf] : [])) }],
   };
-}
-
-/** The names of ZetaSQL-only functions a resolved statement calls (see NOT_IN_BIGQUERY). */
-export function zetaSqlOnlyFunctions(resolved: unknown): string[] {
-  const text = JSON.stringify(resolved);
-  return NOT_IN_BIGQUERY.filter((name) => text.includes(`"ZetaSQL:${name}"`));
 }
 
 export function tableContent(tables: readonly BqTable[]): Proto {
