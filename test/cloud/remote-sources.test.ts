@@ -217,6 +217,20 @@ describe('gs:// and s3:// sources with the org credential', () => {
     assert.equal((await waitEnd('org_b', fine.run_id)).status, 'completed');
   });
 
+  test('a malformed bucket, object pattern or table is refused when the run is requested', async () => {
+    for (const [uri, message] of [
+      ['s3://Org_A_Cur/cur2/', /^parameter "source_uri" s3:\/\/ needs a bucket name of 3-63 lowercase letters/],
+      ['gs://org-a-billing/export/../../other/', /^parameter "source_uri" gs:\/\/ object names here contain no \. or \.\. segments$/],
+      ['bq://acme-billing.billing_export.t`; DROP TABLE x', /^parameter "source_uri" bq:\/\/ names a table as bq:\/\/project\.dataset\.table/],
+    ] as const) {
+      await assert.rejects(h.app.requests.request({ orgSlug: 'org_a', route: 'aws/cost/billing', body: { ...MAY, source_uri: uri }, trigger: 'api', createdBy: 'test' }), (error: Error & { field?: string }) => {
+        assert.match(error.message, message, uri);
+        assert.equal(error.field, 'source_uri');
+        return true;
+      });
+    }
+  });
+
   test('a credential that cannot read remote sources is refused naming what it needs', async () => {
     await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'role', secret: JSON.stringify(KEY_A), metadata: { role_arn: 'arn:aws:iam::111122223333:role/cur-reader' } });
     await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'text', secret: 'AKIA-not-json' });
