@@ -20,7 +20,6 @@ export function gcsObjects(bucket: string, options: { auth: SourceAuthClient; pr
     retryOptions: { autoRetry: false },
   });
   const handle = storage.bucket(bucket);
-  const encodings = new Map<string, string>();
   const failed = (error: unknown, what: string, signal: AbortSignal) => {
     signal.throwIfAborted();
     return gcsFailure(error, `${options.label}: ${what}`);
@@ -40,17 +39,16 @@ export function gcsObjects(bucket: string, options: { auth: SourceAuthClient; pr
             }),
           signal,
         )) as unknown as [{ name: string; metadata: { size?: string | number; contentEncoding?: string } }[], Record<string, unknown> | null];
-        for (const file of files) encodings.set(file.name, file.metadata.contentEncoding ?? '');
-        yield files.map((file) => ({ name: file.name, size: Number(file.metadata.size ?? 0) }));
+        yield files.map((file) => ({ name: file.name, size: Number(file.metadata.size ?? 0), ...(file.metadata.contentEncoding ? { contentEncoding: file.metadata.contentEncoding } : {}) }));
         query = next;
       }
     },
-    async open(name, signal) {
+    async open(object, signal) {
       signal.throwIfAborted();
       // The request is made on the first read: a 403, 404 or 5xx past the retries is an error of
       // the stream, which the downloader passes to readFailure.
-      const body = handle.file(name).createReadStream({ decompress: true, validation: 'crc32c' });
-      const gzip = /\bgzip\b/i.test(encodings.get(name) ?? '');
+      const body = handle.file(object.name).createReadStream({ decompress: true, validation: 'crc32c' });
+      const gzip = /\bgzip\b/i.test(object.contentEncoding ?? '');
       return { body, contentEncoding: gzip ? 'gzip' : 'identity', gunzip: false };
     },
     readFailure: (error, name) => gcsFailure(error, `${options.label}: reading gs://${bucket}/${name}`),

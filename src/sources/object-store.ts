@@ -10,7 +10,7 @@ export interface ObjectStore {
    * The object's bytes. `contentEncoding`: how it is stored (Content-Encoding); `gunzip`: the body
    * yields the stored gzip bytes, for the caller to decode (GCS's library decodes them itself).
    */
-  open(name: string, signal: AbortSignal): Promise<{ body: Readable; contentEncoding: 'gzip' | 'identity'; gunzip: boolean }>;
+  open(object: StoredObject, signal: AbortSignal): Promise<{ body: Readable; contentEncoding: 'gzip' | 'identity'; gunzip: boolean }>;
   /** An error of reading an opened body, in words naming the object, never the credential. */
   readFailure(error: unknown, name: string): Error;
   close(): void;
@@ -19,4 +19,6 @@ export interface ObjectStore {
 export interface StoredObject {
   name: string;
   size: number;
+  /** As listed, where the listing says it (GCS); S3 says it only when the object is read. */
+  contentEncoding?: string;
 }

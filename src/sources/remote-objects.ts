@@ -81,7 +81,7 @@ export async function downloadObjects(
 
 async function download(store: ObjectStore, object: StoredObject, path: string, options: { folder: ScratchFolder; signal: AbortSignal }): Promise<{ path: string; bytes: number; decodedFrom?: string }> {
   const { signal } = options;
-  const opened = await store.open(object.name, signal);
+  const opened = await store.open(object, signal);
   // A gzip-encoded `x.csv.gz` is a gzipped x.csv whose bytes the transfer also calls gzip: once
   // decoded it is x.csv, and named so for DuckDB to read it as plain text.
   const target = opened.contentEncoding === 'gzip' ? path.replace(/\.(gz|gzip)$/i, '') : path;

@@ -41,7 +41,7 @@ export function s3Objects(bucket: string, keys: AwsAccessKeys, options: { endpoi
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     },
-    async open(name, signal) {
+    async open({ name }, signal) {
       const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: name }), { abortSignal: signal }).catch((error: unknown) => {
         throw failed(error, `reading s3://${bucket}/${name}`, signal);
       });
