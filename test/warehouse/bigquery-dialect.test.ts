@@ -29,6 +29,9 @@ const DATASET = `${ORG}_dev`;
 const PROCEDURES = join(CONFIGS, 'system', 'procedures');
 const FOCUS_SAMPLES = join(REPO, '..', 'shared', 'focus', 'samples');
 const FOCUS_SAMPLE = join(FOCUS_SAMPLES, 'official_focus-1.0_focus_sample_1000rows.csv');
+const SYNTHETIC_FOCUS = 'synthetic_focus-1.3_costandusage_aws_100rows.csv';
+const VIEWS: Record<string, string> = { aws: 'aws_billing_export', gcp: 'gcp_billing_export', oci: 'oci_cost_report' };
+const CONTRACTS: Record<string, string> = { aws: 'cloud/aws_cur', gcp: 'cloud/gcp_billing_export', oci: 'cloud/oci_cost_report' };
 
 /** The run's variables as runVariables builds them (all text, as the executor binds them). */
 function runVariables(pipeline: string, start: string, end: string, runId = 'run_1'): Record<string, string> {
@@ -212,12 +215,15 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
       { file: 'azure/koku__azure_mca_camel_azure_version_2.csv', provider: 'azure', view: 'azure_cost_details', contract: 'cloud/azure_cost_details', start: '2023-08-01', end: '2023-08-31' },
       { file: 'oci/koku__oci_reports_cost-csv_0001000000603747.csv', provider: 'oci', view: 'oci_cost_report', contract: 'cloud/oci_cost_report', start: '2022-04-01', end: '2022-04-30' },
       { file: 'oci/koku__oci_reports_usage-csv_0001000000829494.csv', provider: 'oci', view: 'oci_cost_report', contract: 'cloud/oci_cost_report', start: '2022-04-01', end: '2022-04-30' },
-      // A native FOCUS export (focus_native_rows): the official FOCUS 1.0 sample's Microsoft rows. Its
-      // AWS and Oracle rows fail MUST rules in DuckDB (sample defects), so DuckDB writes none to compare.
+      // Native FOCUS exports (focus_native_rows): the official FOCUS 1.0 sample's Microsoft rows (its
+      // AWS and Oracle rows fail MUST rules in DuckDB, sample defects, so DuckDB writes none to
+      // compare), and the synthetic FOCUS 1.3 sample through each provider's native path.
       { file: 'focus:Microsoft', provider: 'azure', view: 'azure_cost_details', contract: 'cloud/azure_cost_details', start: '2024-09-01', end: '2024-09-30' },
+      ...['aws', 'gcp', 'oci'].map((provider) => ({ file: `focus-file:${SYNTHETIC_FOCUS}`, provider, view: VIEWS[provider] as string, contract: CONTRACTS[provider] as string, start: '2026-05-01', end: '2026-05-31' })),
     ];
     /** The sample's file as the run names it; a FOCUS sample's rows of one provider are written to a file of their own. */
     async function source(file: string): Promise<string> {
+      if (file.startsWith('focus-file:')) return h.place(join(FOCUS_SAMPLES, file.slice(11)), join('focus', file.slice(11)));
       if (!file.startsWith('focus:')) return h.place(join(SAMPLES, file), join('samples', file));
       const path = join(await h.folder('focus'), `${file.slice(6).toLowerCase()}.csv`);
       await duckdb(`COPY (SELECT * FROM read_csv('${FOCUS_SAMPLE}', all_varchar = true) WHERE ProviderName = '${file.slice(6)}') TO '${path}' (FORMAT csv, HEADER)`);
