@@ -29,6 +29,7 @@ function unlimited(request: FastifyRequest): boolean {
 
 /** The operator's own requests (a valid X-CA-Root-Key) are not a tenant's: only the global limit counts them. */
 const OPERATOR = 'operator';
+const UNLIMITED = 'unlimited';
 
 const MINUTE_MS = 60_000;
 
@@ -57,6 +58,8 @@ export async function registerLimits(server: FastifyInstance, app: App): Promise
   const isRoot = rootAuth(settings.rootApiKey);
 
   const clientKey = async (request: FastifyRequest): Promise<string> => {
+    // Decided before any key lookup: an unlimited route costs none.
+    if (unlimited(request)) return UNLIMITED;
     const apiKey = request.headers['x-api-key'];
     if (typeof apiKey === 'string' && apiKey.length > 0) {
       // A failed lookup falls back to the address; auth then answers it as it always does.
@@ -72,7 +75,7 @@ export async function registerLimits(server: FastifyInstance, app: App): Promise
     max: settings.rateLimitPerOrgPerMinute,
     timeWindow: MINUTE_MS,
     keyGenerator: clientKey,
-    allowList: (request, key) => key === OPERATOR || unlimited(request),
+    allowList: (_request, key) => key === OPERATOR || key === UNLIMITED,
     skipOnError: true,
     // Enough for every org and address of a busy minute; evicting one only forgets its count.
     cache: 100_000,
