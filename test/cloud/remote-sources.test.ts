@@ -7,6 +7,7 @@
  * scratch folder bounded and removed after success and failure.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -128,6 +129,19 @@ describe('gs:// and s3:// sources with the org credential', () => {
     const run = await h.run('aws/cost/billing', { ...MAY, source_uri: 's3://org-a-cur/gz/2026-05' });
     assert.equal(run.status, 'completed', run.error ?? '');
     assert.deepEqual((await h.focusRows(run.runId)).map((r) => r.x_SourceRecordId), ['ce1', 'gz1', 'gz2']);
+  });
+
+  test('object names with .. or a leading / never become local paths', async () => {
+    const header = 'identity_line_item_id,bill_payer_account_id,bill_billing_period_start_date,bill_billing_period_end_date,line_item_line_item_type,line_item_usage_start_date,line_item_usage_end_date,line_item_product_code,line_item_currency_code,line_item_usage_amount,line_item_unblended_cost';
+    const line = (id: string) => `${header}\n${id},111122223333,2026-05-01T00:00:00Z,2026-06-01T00:00:00Z,Usage,2026-05-02T00:00:00Z,2026-05-02T01:00:00Z,AmazonS3,USD,1,0.10\n`;
+    s3.put('org-a-cur', 'evil/../../../../escaped.csv', line('dots'));
+    s3.put('org-a-cur', 'evil//etc/absolute.csv', line('slash'));
+    const run = await h.run('aws/cost/billing', { ...MAY, source_uri: 's3://org-a-cur/evil/' });
+    assert.equal(run.status, 'completed', run.error ?? '');
+    assert.deepEqual((await h.focusRows(run.runId, 'x_SourceRecordId')).map((r) => r.x_SourceRecordId), ['dots', 'slash']);
+    const { byRule } = await qualityOf(h, run.runId);
+    assert.deepEqual(byRule.get('LOAD-FILES')?.details?.files, ['s3://org-a-cur/evil/../../../../escaped.csv', 's3://org-a-cur/evil//etc/absolute.csv'], 'in name order');
+    for (const outside of [join(dataDir, 'escaped.csv'), join(dataDir, 'scratch', 'escaped.csv'), join(dataDir, 'scratch', 'org_a', 'escaped.csv'), '/etc/absolute.csv']) assert.ok(!existsSync(outside), outside);
   });
 
   test("a file that does not parse is named by its object's URI, never by its scratch path or a cell", async () => {

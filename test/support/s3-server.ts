@@ -80,7 +80,9 @@ export async function startS3Server(): Promise<S3TestServer> {
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const [bucket = '', ...rest] = url.pathname.slice(1).split('/');
+    // The path as sent: URL() would resolve the `..` segments a key may hold, and S3 signs them as they are.
+    const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    const [bucket = '', ...rest] = rawPath.slice(1).split('/');
     const key = decodeURIComponent(rest.join('/'));
     const query = Object.fromEntries(url.searchParams);
     const record: S3Request = { method: req.method ?? '', bucket, key, query, accessKeyId: undefined, status: 200 };
@@ -96,7 +98,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     record.accessKeyId = accessKeyId;
     const granted = keys.get(accessKeyId);
     if (!granted) return answer(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-    if ((await expectedSignature(req, url, region, signedHeaders, accessKeyId, granted.secret)) !== signature) {
+    if ((await expectedSignature(req, url, rawPath, region, signedHeaders, accessKeyId, granted.secret)) !== signature) {
       return answer(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
     }
 
@@ -218,7 +220,7 @@ function trickle(res: ServerResponse, body: Buffer, size: number) {
 }
 
 /** The signature the SDK's signer gives the request's own signed headers with the key's secret. */
-async function expectedSignature(req: IncomingMessage, url: URL, region: string, signedHeaders: string, accessKeyId: string, secretAccessKey: string): Promise<string> {
+async function expectedSignature(req: IncomingMessage, url: URL, path: string, region: string, signedHeaders: string, accessKeyId: string, secretAccessKey: string): Promise<string> {
   const names = signedHeaders.split(';');
   const headers: Record<string, string> = {};
   for (const name of names) headers[name] = String(req.headers[name] ?? '');
@@ -228,7 +230,7 @@ async function expectedSignature(req: IncomingMessage, url: URL, region: string,
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams) query[name] = value;
   const signed = await signer.sign(
-    { method: req.method ?? 'GET', protocol: 'http:', hostname: url.hostname, path: url.pathname, query, headers },
+    { method: req.method ?? 'GET', protocol: 'http:', hostname: url.hostname, path, query, headers },
     { signingDate, unsignableHeaders: new Set(), signableHeaders: new Set(names) },
   );
   return /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ''))?.[1] ?? '';
