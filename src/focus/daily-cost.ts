@@ -49,34 +49,58 @@ const GROUP_EXPRESSIONS: Record<CostGroup, string> = {
   service: "coalesce(ServiceName, '(no service)')",
 };
 
+/** What the two warehouses write differently; the rest of the statement is the same text in both. */
+const DIALECTS = {
+  duckdb: {
+    param: (name: string) => `$${name}`,
+    table: (dataset: string, table: string) => `${dataset}.${table}`,
+    startOf: (date: string) => `CAST(${date} AS TIMESTAMPTZ)`,
+    dayAfter: (date: string) => `CAST(${date} + INTERVAL 1 DAY AS TIMESTAMPTZ)`,
+    text: (value: string) => `CAST(${value} AS VARCHAR)`,
+    // DECIMAL(38, 9) as text keeps its nine decimals.
+    amount: (value: string) => `CAST(${value} AS VARCHAR)`,
+  },
+  bigquery: {
+    param: (name: string) => `@${name}`,
+    table: (dataset: string, table: string) => `\`${dataset}.${table}\``,
+    startOf: (date: string) => `TIMESTAMP(${date})`,
+    dayAfter: (date: string) => `TIMESTAMP(DATE_ADD(${date}, INTERVAL 1 DAY))`,
+    text: (value: string) => `CAST(${value} AS STRING)`,
+    // NUMERIC as text drops trailing zeros: nine decimals, as DuckDB writes them.
+    amount: (value: string) => `FORMAT('%.9f', ${value})`,
+  },
+} as const;
+
 /**
  * Cost per charge day and provider or service, each group's and the range's totals, and the
  * month-to-date total of today's month (which may begin before `from`), summed in the warehouse
- * from one read of the table. DuckDB's
- * dialect, like the cost alerts; every value is a bound parameter, and the text varies only with
- * the closed lists of groups and cost columns.
+ * from one read of the table. Every value is a bound parameter; the text varies only with the
+ * dialect and the closed lists of groups and cost columns.
  */
-export function dailyCostSql(table: string, groupBy: CostGroup, costColumn: CostColumn): string {
+export function dailyCostSql(dialect: keyof typeof DIALECTS, dataset: string, groupBy: CostGroup, costColumn: CostColumn): string {
+  const d = DIALECTS[dialect];
+  const date = (name: string) => `CAST(${d.param(name)} AS DATE)`;
+  const inRange = `currency = ${d.param('currency')} AND charge_day BETWEEN ${date('from')} AND ${date('to')}`;
+  // Typed: BigQuery takes a bare NULL of a SELECT DISTINCT for an INT64, which no UNION with text allows.
+  const none = d.text('NULL');
   return `WITH rows_read AS (
-      SELECT CAST(ChargePeriodStart AS DATE) AS day, ${GROUP_EXPRESSIONS[groupBy]} AS grp, BillingCurrency AS currency, ${costColumn} AS cost
-        FROM ${table}
-       WHERE x_org_slug = $org
-         AND ChargePeriodStart >= CAST(least(CAST($from AS DATE), CAST($month_start AS DATE)) AS TIMESTAMPTZ)
-         AND ChargePeriodStart < CAST(greatest(CAST($to AS DATE), CAST($today AS DATE)) AS TIMESTAMPTZ) + INTERVAL 1 DAY)
-    SELECT 'day' AS row_type, CAST(day AS VARCHAR) AS day, grp, CAST(sum(cost) AS VARCHAR) AS cost
-      FROM rows_read WHERE currency = $currency AND day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE) GROUP BY day, grp
+      SELECT CAST(ChargePeriodStart AS DATE) AS charge_day, ${GROUP_EXPRESSIONS[groupBy]} AS grp, BillingCurrency AS currency, ${costColumn} AS cost
+        FROM ${d.table(dataset, FOCUS_TABLE)}
+       WHERE x_org_slug = ${d.param('org')}
+         AND ChargePeriodStart >= ${d.startOf(`least(${date('from')}, ${date('month_start')})`)}
+         AND ChargePeriodStart < ${d.dayAfter(`greatest(${date('to')}, ${date('today')})`)})
+    SELECT 'day' AS row_type, ${d.text('charge_day')} AS day, grp, ${d.amount('sum(cost)')} AS cost
+      FROM rows_read WHERE ${inRange} GROUP BY charge_day, grp
     UNION ALL
-    SELECT 'group', NULL, grp, CAST(sum(cost) AS VARCHAR)
-      FROM rows_read WHERE currency = $currency AND day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE) GROUP BY grp
+    SELECT 'group', ${none}, grp, ${d.amount('sum(cost)')} FROM rows_read WHERE ${inRange} GROUP BY grp
     UNION ALL
-    SELECT 'total', NULL, NULL, CAST(coalesce(sum(cost), 0) AS VARCHAR)
-      FROM rows_read WHERE currency = $currency AND day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE)
+    SELECT 'total', ${none}, ${none}, ${d.amount('coalesce(sum(cost), 0)')} FROM rows_read WHERE ${inRange}
     UNION ALL
-    SELECT 'mtd', NULL, NULL, CAST(coalesce(sum(cost), 0) AS VARCHAR)
-      FROM rows_read WHERE currency = $currency AND day BETWEEN CAST($month_start AS DATE) AND CAST($today AS DATE)
+    SELECT 'mtd', ${none}, ${none}, ${d.amount('coalesce(sum(cost), 0)')}
+      FROM rows_read WHERE currency = ${d.param('currency')} AND charge_day BETWEEN ${date('month_start')} AND ${date('today')}
     UNION ALL
-    SELECT DISTINCT 'currency', NULL, currency, NULL
-      FROM rows_read WHERE currency IS DISTINCT FROM $currency AND day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE)
+    SELECT DISTINCT 'currency', ${none}, currency, ${none}
+      FROM rows_read WHERE currency IS DISTINCT FROM ${d.param('currency')} AND charge_day BETWEEN ${date('from')} AND ${date('to')}
     ORDER BY row_type, day, grp`;
 }
 
@@ -96,7 +120,7 @@ export async function dailyCost(warehouse: Warehouse, request: DailyCostRequest)
   };
   const dataset = `${request.orgSlug}_${request.env}`;
   if (!(await warehouse.hasTable(dataset, FOCUS_TABLE))) return summary;
-  const rows = await warehouse.query(dailyCostSql(`${dataset}.${FOCUS_TABLE}`, request.groupBy, request.costColumn), {
+  const rows = await warehouse.query(dailyCostSql(warehouse.dialect, dataset, request.groupBy, request.costColumn), {
     org: request.orgSlug, from, to, today: request.today, month_start: monthStart, currency: request.currency,
   });
   for (const row of rows) {

@@ -42,7 +42,7 @@ function asset(name: string, body: Buffer): Asset {
 /** Every asset by its path under /ui/, read once at start: a request can only name one of them, never a file path. */
 function loadAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  for (const name of readdirSync(UI_DIR)) assets.set(name, asset(name, readFileSync(join(UI_DIR, name))));
+  for (const entry of readdirSync(UI_DIR, { withFileTypes: true })) if (entry.isFile()) assets.set(entry.name, asset(entry.name, readFileSync(join(UI_DIR, entry.name))));
   for (const [name, { specifier, rewrite }] of Object.entries(VENDOR)) {
     let text = readFileSync(fileURLToPath(import.meta.resolve(specifier)), 'utf8');
     if (rewrite) {
