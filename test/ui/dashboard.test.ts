@@ -36,10 +36,12 @@ describe('dashboard in Chromium', { skip }, () => {
       chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
     ]);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    // The strictest policy the service may send (helmet): the page must work with same-origin files only, no inline script or style.
+    // A stricter policy beside the service's own (both are enforced, as two headers are): the page
+    // must work with same-origin files only, no inline script and no inline style.
     await context.route(`${dashboard.base}/ui/**`, async (route) => {
       const response = await route.fetch();
-      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': STRICT_CSP } });
+      const own = response.headers()['content-security-policy'];
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': own ? `${own}, ${STRICT_CSP}` : STRICT_CSP } });
     });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
