@@ -82,6 +82,11 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.locator('select[name=trigger]').selectOption('backfill');
     await page.locator(`tr[data-run-id="${dashboard.failedRun}"]`).waitFor({ state: 'detached' });
     await page.locator('select[name=trigger]').selectOption('');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await page.locator('input[name=from]').fill(tomorrow);
+    await page.getByText('No runs match these filters.').waitFor();
+    await page.locator('input[name=from]').fill('');
+    await failedRow.waitFor();
   });
 
   test('a run under way is shown live, then its end, without a reload', async () => {
