@@ -19,6 +19,9 @@ export interface FocusSqlDialect {
   tryDouble(expr: string): string;
   tryInteger(expr: string): string;
   tryTimestamp(expr: string): string;
+  timestamp(expr: string): string;
+  /** Text of a number as DECIMAL(38, 9), nine decimals always (`30.000000000`): totals compare as text, exactly. */
+  decimalText(expr: string): string;
   isFinite(expr: string): string;
   /** The whole value matches the RE2 expression. */
   fullMatch(expr: string, re: string): string;
@@ -90,6 +93,8 @@ export const DUCKDB_FOCUS_SQL: FocusSqlDialect = {
   tryDouble: (expr) => `TRY_CAST(${expr} AS DOUBLE)`,
   tryInteger: (expr) => `TRY_CAST(${expr} AS INTEGER)`,
   tryTimestamp: (expr) => `TRY_CAST(${expr} AS TIMESTAMPTZ)`,
+  timestamp: (expr) => `CAST(${expr} AS TIMESTAMPTZ)`,
+  decimalText: (expr) => `CAST(CAST(${expr} AS DECIMAL(38, 9)) AS VARCHAR)`,
   isFinite: (expr) => `isfinite(${expr})`,
   fullMatch(expr, re) {
     return `regexp_full_match(${expr}, ${this.literal(re)})`;
@@ -153,6 +158,8 @@ export const BIGQUERY_FOCUS_SQL: FocusSqlDialect = {
   tryDouble: (expr) => `SAFE_CAST(${expr} AS FLOAT64)`,
   tryInteger: (expr) => `SAFE_CAST(${expr} AS INT64)`,
   tryTimestamp: (expr) => `SAFE_CAST(${expr} AS TIMESTAMP)`,
+  timestamp: (expr) => `CAST(${expr} AS TIMESTAMP)`,
+  decimalText: (expr) => `FORMAT('%.9f', CAST(${expr} AS NUMERIC))`,
   isFinite: (expr) => `NOT (IS_INF(${expr}) OR IS_NAN(${expr}))`,
   fullMatch(expr, re) {
     return `REGEXP_CONTAINS(${expr}, ${this.literal(`^(?:${re})$`)})`;

@@ -2,6 +2,7 @@ import { ProcessorError } from '../shared/errors.ts';
 import type { QualityResult } from '../shared/quality.ts';
 import { insertedRows, type SqlParams, type VerifyContext } from '../warehouse/warehouse.ts';
 import { checkFocusTable, type RuleResult } from './check-focus-table.ts';
+import { DUCKDB_FOCUS_SQL, type FocusSqlDialect } from './sql-dialect.ts';
 
 export interface ConversionChecks {
   /** Provider profile of configs/focus/rules-1.3.overrides.yml: which conditional rules apply. */
@@ -25,12 +26,16 @@ export interface Reconciliation {
  * with the source, exact in DECIMAL, in total and (BilledCost) per billing period. Every result
  * is recorded; a failing MUST rule or a mismatch throws, which rolls the write back and fails
  * the step.
+ *
+ * In the warehouse's dialect: DuckDB by default; for BigQuery, `dialect` BIGQUERY_FOCUS_SQL, a
+ * context that gives the checked table's `columns` (BigQuery has no DESCRIBE), and a
+ * `reconcile.source` in BigQuery's SQL.
  */
-export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void) {
-  return async (context: VerifyContext): Promise<void> => {
-    const rules = await checkFocusTable(context, { table: insertedRows(context), provider: checks.provider });
+export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void, dialect: FocusSqlDialect = DUCKDB_FOCUS_SQL) {
+  return async (context: VerifyContext & { columns?: readonly { name: string; type: string }[] }): Promise<void> => {
+    const rules = await checkFocusTable(context, { table: insertedRows(context), provider: checks.provider, dialect, ...(context.columns ? { columns: context.columns } : {}) });
     record(rules.map(toQuality));
-    const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile, params) : [];
+    const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile, params, dialect) : [];
     record(reconciliation);
 
     const failed = rules.find((rule) => rule.level === 'MUST' && rule.status === 'fail');
@@ -56,16 +61,20 @@ function toQuality(rule: RuleResult): QualityResult {
 }
 
 /**
- * Totals compared as DECIMAL(38, 9) text, so equality is exact, never a float tolerance. One
- * GROUP BY ROLLUP per side gives the grand totals and, when asked, those of each billing period.
+ * Totals compared as DECIMAL(38, 9) text, so equality is exact, never a float tolerance. One scan
+ * per side: the totals of each billing period (when asked), and the grand totals as their sum.
  */
-async function reconcile(context: VerifyContext, reconciliation: Reconciliation, params: SqlParams): Promise<QualityResult[]> {
+async function reconcile(context: VerifyContext, reconciliation: Reconciliation, params: SqlParams, sql: FocusSqlDialect): Promise<QualityResult[]> {
   // Grouped by the period's timestamp, turned into text once per group.
   const totals = (rows: string, period: string, billed: string, effective: string) => {
-    const key = reconciliation.per_billing_period ? `CAST(${period} AS TIMESTAMPTZ)` : 'NULL';
-    const total = (column: string) => `CAST(coalesce(sum(${column}), 0) AS DECIMAL(38, 9))`;
-    return `SELECT CAST(period AS VARCHAR) AS period, grand, CAST(billed_cost AS VARCHAR) AS billed_cost, CAST(effective_cost AS VARCHAR) AS effective_cost FROM (
-      SELECT ${key} AS period, grouping(period) = 1 AS grand, ${total(billed)} AS billed_cost, ${total(effective)} AS effective_cost FROM ${rows} GROUP BY ROLLUP (period))`;
+    const text = (column: string) => sql.decimalText(`coalesce(${column}, 0)`);
+    const perPeriod = reconciliation.per_billing_period === true;
+    const grouped = perPeriod
+      ? `SELECT ${sql.timestamp(period)} AS period, sum(${billed}) AS billed_cost, sum(${effective}) AS effective_cost FROM ${rows} GROUP BY 1`
+      : `SELECT sum(${billed}) AS billed_cost, sum(${effective}) AS effective_cost FROM ${rows}`;
+    const grand = `SELECT ${sql.text('NULL')} AS period, TRUE AS grand, ${text('sum(billed_cost)')} AS billed_cost, ${text('sum(effective_cost)')} AS effective_cost FROM grouped`;
+    const periods = `SELECT ${sql.text('period')} AS period, FALSE AS grand, ${text('billed_cost')} AS billed_cost, ${text('effective_cost')} AS effective_cost FROM grouped`;
+    return `WITH grouped AS (${grouped}) ${grand}${perPeriod ? ` UNION ALL ${periods}` : ''}`;
   };
   const focus = await context.all(totals(`${insertedRows(context)} AS inserted`, 'BillingPeriodStart', 'BilledCost', 'EffectiveCost'));
   const native = await context.query(totals(`(${reconciliation.source}) AS source`, 'billing_period_start', 'billed_cost', 'effective_cost'), params);

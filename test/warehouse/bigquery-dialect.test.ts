@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkFocusFile } from '../../src/focus/check-focus-file.ts';
 import { checkFocusTable } from '../../src/focus/check-focus-table.ts';
-import { BIGQUERY_FOCUS_SQL } from '../../src/focus/sql-dialect.ts';
+import { BIGQUERY_FOCUS_SQL, DUCKDB_FOCUS_SQL, type FocusSqlDialect } from '../../src/focus/sql-dialect.ts';
+import { verifyConversion } from '../../src/focus/verify-conversion.ts';
+import type { QualityResult } from '../../src/shared/quality.ts';
 import { REFERENCE_VIEWS } from '../../src/processors/cloud/reference-views.ts';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 import { loadTableSchema } from '../../src/warehouse/table-schema.ts';
-import type { Lineage, SqlParams, Warehouse } from '../../src/warehouse/warehouse.ts';
+import type { Lineage, SqlParams, VerifyContext, Warehouse } from '../../src/warehouse/warehouse.ts';
 import { SAMPLES, duckdb, openCloudHarness, skipWithoutShared, type CloudHarness } from '../cloud/cloud-fixture.ts';
 import { openDb, type Db } from '../focus/focus-fixture.ts';
 import { CONFIGS, REPO } from '../support/test-app.ts';
@@ -266,6 +268,29 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
       const duck = await checkFocusTable(sqlRunner(h.query), { table: `${dataset}.cost_data_standard_1_3` });
       const bq = await checkFocusTable(zetaSqlRunner(bigQueryDialect(zeta, language, dataset, await filled([table], h.query), [])), { table: `\`${table.name}\``, dialect: BIGQUERY_FOCUS_SQL, columns: table.columns });
       assertSameChecks(bq, duck);
+    });
+
+    test("a conversion's verification (checks, then reconciliation per billing period) in BigQuery's form records DuckDB's results", async () => {
+      const table = await schemaTable(dataset, 'cost_data_standard_1_3', 'focus/cost_data_standard_1_3');
+      const dialect = bigQueryDialect(zeta, language, dataset, await filled([table], h.query), []);
+      const source = (from: string, scale: string) => `SELECT BillingPeriodStart AS billing_period_start, BilledCost * ${scale} AS billed_cost, EffectiveCost AS effective_cost FROM ${from} WHERE x_SourceSystem = 'gcp'`;
+      const verify = async (sql: FocusSqlDialect, context: VerifyContext & { columns?: BqTable['columns'] }, scale: string) => {
+        const recorded: QualityResult[] = [];
+        const from = sql === BIGQUERY_FOCUS_SQL ? `\`${table.name}\`` : table.name;
+        const outcome = await verifyConversion({ provider: 'gcp', reconcile: { source: source(from, scale), per_billing_period: true } }, {}, (results) => recorded.push(...results), sql)(context).then(() => 'committed', (error: Error) => error.message);
+        return { outcome, recorded: recorded.map((r) => `${r.rule_id} ${r.status} ${r.failing_rows} ${r.description}`) };
+      };
+      const duckContext: VerifyContext = { table: table.name, rows: "x_SourceSystem = 'gcp'", parts: [], all: (sql) => h.query(sql), query: (sql) => h.query(sql) };
+      const runner = zetaSqlRunner(dialect);
+      const zetaContext = { table: `\`${table.name}\``, rows: "x_SourceSystem = 'gcp'", parts: [], all: (sql: string) => runner.all(sql), query: (sql: string) => runner.all(sql), columns: table.columns };
+      for (const scale of ['1', '2']) {
+        const [duck, bq] = [await verify(DUCKDB_FOCUS_SQL, duckContext, scale), await verify(BIGQUERY_FOCUS_SQL, zetaContext, scale)];
+        assert.deepEqual(bq, duck);
+        assert.match(duck.outcome, scale === '1' ? /^committed$/ : /^reconciliation failed: BilledCost total/);
+        const periods = duck.recorded.filter((r) => /^RECONCILE-BilledCost-\d{4}-\d{2}-\d{2} /.test(r));
+        // Doubled amounts differ from the FOCUS rows in every period with a cost (a period of zero cost still reconciles).
+        assert.ok(periods.length > 0 && (scale === '1' ? periods.every((r) => r.includes(' pass ')) : periods.some((r) => r.includes(' fail '))), periods.join('; '));
+      }
     });
   });
 
