@@ -45,11 +45,12 @@ const STATEMENT_KINDS = ['RESOLVED_QUERY_STMT', 'RESOLVED_CREATE_FUNCTION_STMT',
  * _OFFSET, _SUM, _AVG, _MIN, _MAX, _ZIP, _IS_DISTINCT): left out of the catalog, so a statement
  * calling one fails as it would in BigQuery. Their signature ids, from the package's own proto.
  */
-const NOT_IN_BIGQUERY = [
-  ...readFileSync(join(dirname(createRequire(import.meta.url).resolve('@fivetrandevelopers/zetasql')), 'zetasql', 'protos', 'zetasql', 'public', 'builtin_function.proto'), 'utf8').matchAll(
-    /^\s*(FN_ARRAY_(?:FILTER|TRANSFORM|INCLUDES|FIND|OFFSET|SUM|AVG|MIN|MAX|ZIP|IS_DISTINCT)[A-Z0-9_]*)\s*=/gm,
-  ),
-].map((m) => m[1] as string);
+let excluded: string[] | undefined;
+function notInBigQuery(): string[] {
+  const proto = () => join(dirname(createRequire(import.meta.url).resolve('@fivetrandevelopers/zetasql')), 'zetasql', 'protos', 'zetasql', 'public', 'builtin_function.proto');
+  excluded ??= [...readFileSync(proto(), 'utf8').matchAll(/^\s*(FN_ARRAY_(?:FILTER|TRANSFORM|INCLUDES|FIND|OFFSET|SUM|AVG|MIN|MAX|ZIP|IS_DISTINCT)[A-Z0-9_]*)\s*=/gm)].map((m) => m[1] as string);
+  return excluded;
+}
 
 /**
  * BigQuery's language as ZetaSQL models it: the external product mode (no INT32, UINT64, FLOAT,
@@ -183,7 +184,7 @@ export function catalogProto(language: Proto, dataset: string, tables: readonly 
   const protos = routines.map(routineProto);
   return {
     name: 'bigquery',
-    builtinFunctionOptions: { languageOptions: language, excludeFunctionIds: NOT_IN_BIGQUERY },
+    builtinFunctionOptions: { languageOptions: language, excludeFunctionIds: notInBigQuery() },
     table: tables.map((t) => ({ name: t.name, column: t.columns.map((c) => ({ name: c.name, type: typeProto(c.type) })) })),
     catalog: [{ name: dataset, customFunction: protos.flatMap((p) => (p.function ? [p.function] : [])), customTvf: protos.flatMap((p) => (p.tvf ? [p.tvf] : [])) }],
   };
