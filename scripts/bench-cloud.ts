@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { procedureFileTexts } from '../src/procedures/procedure-texts.ts';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 const CONFIGS = join(ROOT, 'configs');
@@ -212,7 +213,7 @@ async function barePhase(opts: Options, file: string): Promise<Record<string, un
   const context = {
     orgSlug: 'bench', dataset: 'bench_dev', runId, pipelineId: 'aws_cost_billing', stepId: 'load_export', credentialId: 'default', startDate, endDate, variables,
     lineage: { orgSlug: 'bench', pipelineId: 'aws_cost_billing', credentialId: 'default', runId, ingestedAt: new Date() },
-    warehouse, configsDir: CONFIGS, sourceRoot: sourceRoot(opts), providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
+    warehouse, configsDir: CONFIGS, procedures: procedureFileTexts(CONFIGS), sourceRoot: sourceRoot(opts), providerBaseUrls: {}, logger: silentLogger(), signal: new AbortController().signal,
     credentials: { get: async () => { throw new NotFoundError('no credential in the benchmark'); } },
     recordQuality: () => undefined,
     scratch: runScratch({ dataDir, orgSlug: 'bench', runId, claim: 1, maxBytes: Number.MAX_SAFE_INTEGER }),

@@ -21,7 +21,34 @@ const authHook = <T extends (request: FastifyRequest) => Promise<void>>(hook: T)
  * or rootAuth in its preValidation, or the server refuses to start (a new route is closed
  * unless it is added to this list).
  */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /openapi.json', 'GET /api/v1/validator/pipelines', 'GET /api/v1/validator/pipelines/:provider']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  'GET /health',
+  // CORS preflights (security-headers.ts, @fastify/cors): a browser sends them without the key.
+  'OPTIONS *',
+  'GET /openapi.json',
+  'GET /api/v1/validator/pipelines',
+  'GET /api/v1/validator/pipelines/:provider',
+  // The docs UI (api-docs.ts, @fastify/swagger-ui): its page, the bundled assets, the document it reads.
+  'GET /docs',
+  'GET /docs/static/*',
+  'GET /docs/static/index.html',
+  'GET /docs/static/swagger-initializer.js',
+  'GET /docs/json',
+  'GET /docs/yaml',
+  // The dashboard's page and assets (routes/ui.ts): they hold no data, which comes from the API with the key the user enters.
+  'GET /ui',
+  'GET /ui/*',
+]);
+
+/** Each request's X-API-Key is looked up once: the rate limiter keys on its org before auth runs (limits.ts). */
+const keyOrgs = new WeakMap<FastifyRequest, Promise<string | undefined>>();
+
+/** The org of the request's X-API-Key, undefined for an unknown or revoked key. */
+export function orgOfKey(orgs: OrgStore, request: FastifyRequest, key: string): Promise<string | undefined> {
+  let org = keyOrgs.get(request);
+  if (!org) keyOrgs.set(request, (org = orgs.orgForKey(key)));
+  return org;
+}
 
 /** An onRoute hook: a route that is neither public by the list nor guarded by an auth hook is a startup error. */
 export function closedByDefault(route: { method: string | string[]; url: string; preValidation?: unknown; schema?: { hide?: boolean } }): void {
@@ -33,14 +60,24 @@ export function closedByDefault(route: { method: string | string[]; url: string;
   }
 }
 
-/** X-API-Key: the key's org, which must be the `{org}` of the path when there is one. */
-export function orgAuth(orgs: OrgStore) {
+/**
+ * X-API-Key: the key's org, which must be the `{org}` of the path when there is one. Given the
+ * settings, a GET of a path naming `{org}` also takes X-CA-Root-Key (without X-API-Key): the
+ * operator reads any org, as the dashboard's all-orgs view does; changes stay with the org's key.
+ */
+export function orgAuth(orgs: OrgStore, operatorReads?: { rootApiKey: string | undefined }) {
+  const root = operatorReads ? rootAuth(operatorReads.rootApiKey) : undefined;
   return authHook(async (request: FastifyRequest) => {
+    const pathOrg = (request.params as { org?: string }).org;
+    if (root && request.method === 'GET' && pathOrg !== undefined && request.headers['x-api-key'] === undefined && request.headers['x-ca-root-key'] !== undefined) {
+      await root(request);
+      request.orgSlug = pathOrg;
+      return;
+    }
     const key = request.headers['x-api-key'];
     if (typeof key !== 'string' || key.length === 0) throw new AuthenticationError('X-API-Key header required');
-    const orgSlug = await orgs.orgForKey(key);
+    const orgSlug = await orgOfKey(orgs, request, key);
     if (!orgSlug) throw new AuthenticationError('Invalid or revoked API key');
-    const pathOrg = (request.params as { org?: string }).org;
     if (pathOrg !== undefined && pathOrg !== orgSlug) throw new NotAllowedError(`This API key does not belong to organization ${pathOrg}`);
     request.orgSlug = orgSlug;
   });

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError } from 'fastify';
-import { AppError, AuthenticationError, ConflictError, InputError, NotAllowedError, NotFoundError, QuotaExceededError, UnavailableError } from '../shared/errors.ts';
+import { AppError, AuthenticationError, ConflictError, InputError, NotAllowedError, NotFoundError, QuotaExceededError, RateLimitedError, UnavailableError, UnprocessableError } from '../shared/errors.ts';
 
 export interface HttpError {
   status: number;
@@ -20,7 +20,8 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof NotAllowedError) return { status: 403, code: error.code, message: error.message };
   if (error instanceof NotFoundError) return { status: 404, code: error.code, message: error.message };
   if (error instanceof ConflictError) return { status: 409, code: error.code, message: error.message };
-  if (error instanceof QuotaExceededError) {
+  if (error instanceof UnprocessableError) return { status: 422, code: error.code, message: error.message, ...(error.field ? { details: { field: error.field } } : {}) };
+  if (error instanceof QuotaExceededError || error instanceof RateLimitedError) {
     return { status: 429, code: error.code, message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) }, details: { limit: error.limit, retry_after_seconds: error.retryAfterSeconds } };
   }
   if (error instanceof UnavailableError) return { status: 503, code: error.code, message: error.message };

@@ -97,6 +97,9 @@ export const RunsQuery = Type.Object({
   domain: Type.Optional(Segment),
   pipeline: Type.Optional(Segment),
   status: Type.Optional(RunStatus),
+  trigger: Type.Optional(Type.Union([Type.Literal('api'), Type.Literal('cli'), Type.Literal('schedule'), Type.Literal('backfill')])),
+  from: Type.Optional(Type.String({ format: 'date', maxLength: 10, description: 'runs created on or after this day (UTC), YYYY-MM-DD' })),
+  to: Type.Optional(Type.String({ format: 'date', maxLength: 10, description: 'runs created on or before this day (UTC), YYYY-MM-DD' })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
   cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 200 })),
 });

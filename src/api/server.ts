@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import swagger from '@fastify/swagger';
 import type { App } from '../main/app.ts';
+import { registerApiDocs } from './api-docs.ts';
 import { closedByDefault } from './auth.ts';
+import { registerLimits, trustProxy } from './limits.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
+import { registerAudit } from './audit.ts';
 import { toHttpError } from './error-response.ts';
+import { unthrottled } from './openapi-responses.ts';
 import { requestValidatorCompiler } from './request-validation.ts';
+import { Health, withErrors } from './schemas.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { procedureRoutes } from './routes/procedures.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { focusRoutes } from './routes/focus.ts';
+import { costSummaryRoutes } from './routes/cost-summary.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { subscriptionPlanRoutes } from './routes/subscription-plans.ts';
 import { logRoutes } from './routes/logs.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
@@ -35,7 +44,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
     },
-    bodyLimit: 1_048_576,
+    bodyLimit: app.settings.bodyLimitBytes,
+    trustProxy: trustProxy(app.settings),
     // Errors Fastify raises before routing (a malformed %-escape, a path parameter longer than
     // maxParamLength) in the project's shape rather than Fastify's, which echoes the URL.
     frameworkErrors: (error, request, reply) => {
@@ -46,6 +56,11 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   server.setValidatorCompiler(requestValidatorCompiler());
   // Before any route: each one is checked as it is added (auth.ts).
   server.addHook('onRoute', closedByDefault);
+  // Before any route too: the rate limits attach to each route as it is added (limits.ts).
+  await registerSecurityHeaders(server, app.settings);
+  await registerLimits(server, app);
+  // Before any route too: admin and credential actions are recorded by their declaration there.
+  registerAudit(server, app);
 
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -59,20 +74,11 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     return reply.code(404).send({ error: { code: 'not_found', message: `No route${named}` }, request_id: request.id });
   });
 
-  await server.register(swagger, {
-    openapi: {
-      info: { title: 'FinOps pipeline service', version: '1.0.0', description: 'Runs cost pipelines into FOCUS 1.3 tables.' },
-      components: {
-        securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-          rootKey: { type: 'apiKey', in: 'header', name: 'X-CA-Root-Key' },
-          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics only' },
-        },
-      },
-    },
-  });
+  await registerApiDocs(server);
 
-  server.get('/health', { schema: { tags: ['health'], summary: 'Control plane and warehouse reachable' } }, async (_request, reply) => {
+  server.get('/health', {
+    schema: { tags: ['health'], summary: 'Control plane and warehouse reachable', description: 'For load balancers and probes: 503 with the same body when a check fails. Never rate limited.', response: unthrottled(withErrors({ 200: Health, 503: { ...Health, description: 'Degraded' } })) },
+  }, async (_request, reply) => {
     const checks: Record<string, string> = {};
     await app.controlPlane.db.query('SELECT 1').then(() => (checks.control_plane = 'ok'), () => (checks.control_plane = 'unreachable'));
     if (app.warehouse) await app.warehouse.health().then(() => (checks.warehouse = 'ok'), () => (checks.warehouse = 'unreachable'));
@@ -90,9 +96,13 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   notificationRoutes(server, app);
   logRoutes(server, app);
   focusRoutes(server, app);
+  costSummaryRoutes(server, app);
+  uiRoutes(server);
   // In a scope of its own: only this route takes text/csv, and 10 MB bodies.
   await server.register(async (scope) => subscriptionPlanRoutes(scope, app));
   adminRoutes(server, app);
+  procedureRoutes(server, app);
+  auditRoutes(server, app);
   credentialRoutes(server, app);
   return server;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { Secret } from '../shared/secret.ts';
 
@@ -21,6 +22,10 @@ export interface Settings {
   readonly kmsKeyName: string | undefined;
   /** DuckDB's memory limit (e.g. `4GB`); DuckDB's own default (80% of RAM) without it. */
   readonly warehouseMemoryLimit: string | undefined;
+  /** WAREHOUSE: the embedded DuckDB file, or BigQuery (a dataset per org; any number of worker processes). */
+  readonly warehouse: 'duckdb' | 'bigquery';
+  /** BigQuery's project (BIGQUERY_PROJECT), location of datasets and jobs, and every query job's maximumBytesBilled. */
+  readonly bigquery: { readonly project: string | undefined; readonly location: string; readonly maximumBytesBilled: number | undefined };
   readonly projectId: string;
   readonly logLevel: string;
   /** Runs one worker executes at once. */
@@ -33,6 +38,8 @@ export interface Settings {
   /** Run log lines and data-quality results older than this many days are pruned by a periodic sweep. */
   readonly logRetentionDays: number;
   readonly qualityRetentionDays: number;
+  /** Audit log entries older than this many days are deleted by the same sweep; 0 keeps them forever (docs/audit.md). */
+  readonly auditRetentionDays: number;
   /** Longest start_date..end_date a run may cover. */
   readonly maxRangeDays: number;
   /** Seconds between two scheduler passes of a long-lived process; 0 runs no scheduler in it. */
@@ -41,6 +48,8 @@ export interface Settings {
   readonly warnings: readonly string[];
   /** Provider API base URLs from the environment, as the official SDKs read them; a credential's base_url wins. */
   readonly providerBaseUrls: Readonly<Record<string, string>>;
+  /** Most bytes one run's gs:// and s3:// downloads may hold in its scratch folder (`{dataDir}/scratch/`). */
+  readonly sourceScratchMaxBytes: number;
   /** Org slugs as a label of the per-run counters of /metrics (off: a label per tenant is the operator's choice). */
   readonly metricsOrgLabels: boolean;
   /** GET /metrics without a key, for a port only the monitoring network reaches. */
@@ -56,6 +65,24 @@ export interface Settings {
   readonly notifyIntervalSeconds: number;
   /** Every SMTP or HTTP exchange of a notification ends within this. */
   readonly notifyTimeoutSeconds: number;
+  /** Request rate limits (docs/limits.md): per org (per client address without a valid key) and over all requests. */
+  readonly rateLimitEnabled: boolean;
+  readonly rateLimitPerOrgPerMinute: number;
+  readonly rateLimitGlobalPerMinute: number;
+  /** The rate limits' counters, shared by every process; each process counts its own without it. */
+  readonly redisUrl: Secret | undefined;
+  /** Prefix of the counters' Redis keys, so deployments sharing one Redis keep apart. */
+  readonly rateLimitRedisPrefix: string;
+  /** Browser origins allowed to call the API (`*` for any); none by default. */
+  readonly corsOrigins: readonly string[];
+  /** Access-Control-Allow-Credentials. The API's keys travel in headers, not cookies, so it is off by default. */
+  readonly corsAllowCredentials: boolean;
+  /** Largest request body of the JSON routes (the plans CSV has its own limit). */
+  readonly bodyLimitBytes: number;
+  /** Fastify's trustProxy: which hops' X-Forwarded-For to believe, so the address behind a load balancer is the client's. */
+  readonly trustProxy: boolean | number | readonly string[];
+  /** From this UTC hour on, a process that executes runs evaluates each org's cost alerts once that day (docs/alerts.md). */
+  readonly alertPassHourUtc: number;
 }
 
 const ENVIRONMENTS = { development: 'dev', staging: 'stage', production: 'prod' } as const;
@@ -78,12 +105,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     return value;
   };
 
-  const bool = (name: string): boolean => {
+  const bool = (name: string, fallback = false): boolean => {
     const raw = env[name];
-    if (raw === undefined || raw === '' || raw === 'false') return false;
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'false') return false;
     if (raw === 'true') return true;
     problems.push(`${name} must be true or false, got "${raw}"`);
-    return false;
+    return fallback;
   };
 
   const dataDir = resolve(env.PIPELINE_DATA_DIR ?? 'data');
@@ -99,6 +127,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     rootApiKey: env.CA_ROOT_API_KEY || undefined,
     kmsKeyName: env.KMS_KEY_NAME || undefined,
     warehouseMemoryLimit: env.WAREHOUSE_MEMORY_LIMIT || undefined,
+    warehouse: warehouseKind(env.WAREHOUSE, problems),
+    bigquery: Object.freeze({
+      project: env.BIGQUERY_PROJECT || undefined,
+      location: env.BIGQUERY_LOCATION || 'US',
+      maximumBytesBilled: env.BIGQUERY_MAXIMUM_BYTES_BILLED ? int('BIGQUERY_MAXIMUM_BYTES_BILLED', 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
+    }),
     projectId: env.GCP_PROJECT_ID ?? 'local',
     logLevel: env.LOG_LEVEL ?? 'info',
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 0, 64),
@@ -107,6 +141,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stepStopGraceSeconds: int('STEP_STOP_GRACE_SECONDS', 30, 1, 3600),
     logRetentionDays: int('RUN_LOG_RETENTION_DAYS', 90, 1, 3660),
     qualityRetentionDays: int('QUALITY_RETENTION_DAYS', 400, 1, 3660),
+    auditRetentionDays: int('AUDIT_RETENTION_DAYS', 400, 0, 36600),
     maxRangeDays: int('MAX_RUN_RANGE_DAYS', 366, 1, 3660),
     schedulerIntervalSeconds: int('SCHEDULER_INTERVAL_SECONDS', 15, 0, 3600),
     warnings:
@@ -114,6 +149,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         ? [`NODE_ENV=production is ignored: this service reads ENVIRONMENT (now ${environment}); set ENVIRONMENT=production for production's checks and dataset names`]
         : [],
     providerBaseUrls: providerBaseUrls(env, problems),
+    sourceScratchMaxBytes: int('SOURCE_SCRATCH_MAX_BYTES', 20 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),
     metricsOrgLabels: bool('METRICS_ORG_LABELS'),
     metricsPublic: bool('METRICS_PUBLIC'),
     metricsToken: env.METRICS_TOKEN ? new Secret(env.METRICS_TOKEN) : undefined,
@@ -122,16 +158,31 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     publicBaseUrl: (env.PUBLIC_BASE_URL || `http://localhost:${env.PORT || 8001}`).replace(/\/+$/, ''),
     notifyIntervalSeconds: int('NOTIFY_INTERVAL_SECONDS', 5, 0, 3600),
     notifyTimeoutSeconds: int('NOTIFY_TIMEOUT_SECONDS', 10, 1, 120),
+    rateLimitEnabled: bool('RATE_LIMIT_ENABLED', true),
+    rateLimitPerOrgPerMinute: int('RATE_LIMIT_REQUESTS_PER_MINUTE', 100, 1, 100_000_000),
+    rateLimitGlobalPerMinute: int('RATE_LIMIT_GLOBAL_REQUESTS_PER_MINUTE', 10_000, 1, 100_000_000),
+    redisUrl: redisUrl(env.REDIS_URL, problems),
+    rateLimitRedisPrefix: env.RATE_LIMIT_REDIS_PREFIX || `finops-pipeline:${ENVIRONMENTS[environment] ?? 'dev'}:rate-limit:`,
+    corsOrigins: corsOrigins(env.CORS_ORIGINS, problems),
+    corsAllowCredentials: bool('CORS_ALLOW_CREDENTIALS'),
+    bodyLimitBytes: int('API_BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    trustProxy: trustProxy(env.TRUST_PROXY, problems),
+    alertPassHourUtc: int('ALERT_PASS_HOUR_UTC', 6, 0, 23),
   };
+  if (settings.warehouse === 'bigquery' && !settings.bigquery.project) problems.push('BIGQUERY_PROJECT is required with WAREHOUSE=bigquery (the project that holds the org datasets and runs the jobs)');
   if (!/^https?:\/\/\S+$/.test(settings.publicBaseUrl)) problems.push(`PUBLIC_BASE_URL must be an http or https URL, got "${settings.publicBaseUrl}"`);
 
   if (environment === 'production') problems.push(...productionProblems(settings));
   if (problems.length > 0) throw new SettingsError(`Invalid settings:\n- ${problems.join('\n- ')}`);
-  return Object.freeze(settings);
+  return Object.freeze({ ...settings, warnings: [...settings.warnings, ...limitWarnings(settings)] });
 }
 
-/** OPENAI_BASE_URL and ANTHROPIC_BASE_URL, read as the official SDKs read them. */
-const BASE_URL_VARIABLES = { openai: 'OPENAI_BASE_URL', anthropic: 'ANTHROPIC_BASE_URL' } as const;
+/**
+ * OPENAI_BASE_URL and ANTHROPIC_BASE_URL, read as the official SDKs read them; the endpoints of
+ * the org sources' clients (AWS_ENDPOINT_URL_S3 as the AWS SDK names it; an S3-compatible store
+ * or a test server, addressed path-style).
+ */
+const BASE_URL_VARIABLES = { openai: 'OPENAI_BASE_URL', anthropic: 'ANTHROPIC_BASE_URL', gcs: 'GCS_API_ENDPOINT', s3: 'AWS_ENDPOINT_URL_S3', bigquery: 'BIGQUERY_API_ENDPOINT' } as const;
 
 function providerBaseUrls(env: NodeJS.ProcessEnv, problems: string[]): Readonly<Record<string, string>> {
   const urls: Record<string, string> = {};
@@ -151,6 +202,51 @@ function smtpUrl(value: string | undefined, problems: string[]): Secret | undefi
   return new Secret(value);
 }
 
+function warehouseKind(value: string | undefined, problems: string[]): Settings['warehouse'] {
+  if (!value || value === 'duckdb') return 'duckdb';
+  if (value === 'bigquery') return 'bigquery';
+  problems.push(`WAREHOUSE must be duckdb or bigquery, got "${value}"`);
+  return 'duckdb';
+}
+
+/** REDIS_URL may hold Redis' password: kept as a Secret, and never quoted in a problem. */
+function redisUrl(value: string | undefined, problems: string[]): Secret | undefined {
+  if (!value) return undefined;
+  if (!/^rediss?:\/\/\S+$/.test(value)) problems.push('REDIS_URL must be redis://[user:pass@]host[:port][/db] or rediss://...');
+  return new Secret(value);
+}
+
+/** A comma list of exact origins (`https://app.example.com`: no path, no trailing slash), or `*` alone. */
+function corsOrigins(value: string | undefined, problems: string[]): readonly string[] {
+  const origins = (value ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+  if (origins.includes('*') && origins.length > 1) problems.push('CORS_ORIGINS is either * or a list of origins, not both');
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port], without a path or trailing slash)`);
+  }
+  return Object.freeze(origins);
+}
+
+/** TRUST_PROXY: true (every hop), a hop count, or a comma list of proxy addresses or CIDR ranges. */
+function trustProxy(value: string | undefined, problems: string[]): Settings['trustProxy'] {
+  if (!value || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const proxies = value.split(',').map((proxy) => proxy.trim()).filter(Boolean);
+  for (const proxy of proxies) {
+    const [address = '', bits, extra] = proxy.split('/');
+    if (isIP(address) === 0 || extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) problems.push(`TRUST_PROXY: "${proxy}" is not true, false, a hop count, or an address or CIDR range`);
+  }
+  return Object.freeze(proxies);
+}
+
+/** What start-up says about limits that hold but not as an operator may think. */
+function limitWarnings(settings: Settings): string[] {
+  const warnings: string[] = [];
+  if (settings.environment !== 'production' && settings.corsOrigins.includes('*') && settings.corsAllowCredentials) warnings.push('CORS_ORIGINS=* with CORS_ALLOW_CREDENTIALS=true: browsers refuse credentialed requests to any origin, and production refuses to start with it');
+  if (settings.environment === 'production' && settings.rateLimitEnabled && !settings.redisUrl) warnings.push('REDIS_URL is not set: each process counts its own rate limits, so N processes allow N times RATE_LIMIT_REQUESTS_PER_MINUTE and RATE_LIMIT_GLOBAL_REQUESTS_PER_MINUTE');
+  return warnings;
+}
+
 /** Production refuses to start on weak settings rather than run insecurely. */
 function productionProblems(settings: Settings): string[] {
   const problems: string[] = [];
@@ -159,6 +255,8 @@ function productionProblems(settings: Settings): string[] {
   if (!settings.kmsKeyName) problems.push('KMS_KEY_NAME is required in production (credentials must not be sealed with a local key file)');
   if (!settings.databaseUrl) problems.push('DATABASE_URL is required in production (the embedded PGlite control plane is single-process)');
   if (settings.metricsToken !== undefined && settings.metricsToken.reveal().length < 32) problems.push('METRICS_TOKEN must be at least 32 characters in production');
+  if (!settings.rateLimitEnabled) problems.push('RATE_LIMIT_ENABLED must be true in production (the per-org and global request limits protect every tenant)');
+  if (settings.corsOrigins.includes('*') && settings.corsAllowCredentials) problems.push('CORS_ORIGINS=* with CORS_ALLOW_CREDENTIALS=true would let any web page send requests with its visitors\' credentials: list the frontend origins in CORS_ORIGINS');
   if (settings.metricsPublic && settings.metricsOrgLabels) problems.push('METRICS_PUBLIC=true with METRICS_ORG_LABELS=true would show every tenant\'s name to anyone who reaches /metrics; set METRICS_TOKEN instead');
   return problems;
 }

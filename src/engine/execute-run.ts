@@ -12,6 +12,7 @@ import type { RunMetrics } from '../shared/metrics.ts';
 import { LeaseLostError, type Claim, type ClaimedRun, type ExecutionStore, type NextRun } from '../store/executions.ts';
 import type { Run, RunStatus, RunStore, StepStatus } from '../store/runs.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
+import type { ProcedureTexts } from '../procedures/procedure-texts.ts';
 import type { QualityResult } from '../shared/quality.ts';
 import { fencedWarehouse } from './fenced-warehouse.ts';
 import { retryDecision } from './retry-policy.ts';
@@ -25,6 +26,8 @@ export interface EngineDeps {
   processors: ProcessorRegistry;
   warehouse: Warehouse;
   credentials: CredentialService;
+  /** Procedure SQL for the steps: the registered version, else the file (docs/procedures.md). */
+  procedures: ProcedureTexts;
   clock: Clock;
   logger: Logger;
   settings: Pick<Settings, 'env' | 'projectId' | 'configsDir' | 'sourceRoot' | 'stepConcurrency' | 'stepStopGraceSeconds' | 'providerBaseUrls' | 'dataDir' | 'sourceScratchMaxBytes'>;
@@ -240,6 +243,9 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
   const policy = { maxAttempts: step.retry?.max_attempts ?? 1, backoffSeconds: step.retry?.backoff_seconds ?? 5 };
   const timeoutSeconds = step.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
   const startedAt = clock.now();
+  // A warehouse that bills by the job (BigQuery) labels the step's jobs and sums what they processed.
+  const scoped = deps.warehouse.forStep?.({ orgSlug: run.org_slug, pipelineId: run.pipeline_id, runId: run.run_id, stepId: step.step_id });
+  const warehouse = scoped ? fencedWarehouse({ warehouse: scoped, executions, claim, clock, logger: log, metrics: deps.metrics }) : input.warehouse;
   // Quality results of the last attempt only: an earlier attempt's findings were rolled back with its write.
   let quality: QualityResult[] = [];
   const end = async (status: StepStatus, records: number, error?: string, result?: Record<string, unknown>) => {
@@ -271,21 +277,23 @@ async function runStep(input: StepsInput, step: StepConfig): Promise<{ status: S
         endDate: input.variables.end_date as string,
         variables: input.variables,
         lineage: { orgSlug: run.org_slug, pipelineId: run.pipeline_id, credentialId: input.variables.credential_id as string, runId: run.run_id, ingestedAt: clock.now() },
-        warehouse: input.warehouse,
+        warehouse,
         scratch: input.scratch,
         configsDir: deps.settings.configsDir,
+        procedures: deps.procedures,
         sourceRoot: deps.settings.sourceRoot,
         providerBaseUrls: deps.settings.providerBaseUrls,
         logger: log,
         signal: stepSignal,
         recordQuality: (results) => quality.push(...results),
-        credentials: deps.credentials.accessFor(run.org_slug, input.variables.credential_id as string),
+        credentials: deps.credentials.accessFor(run.org_slug, input.variables.credential_id as string, { runId: run.run_id, stepId: step.step_id }),
       };
       const running = processor.run(step.config ?? {}, context);
       work = running;
       const result = await untilAborted(running, stepSignal);
       log.info({ rows: result.rowsWritten, tables: result.tables }, 'step completed');
-      return { ...(await end('completed', result.rowsWritten, undefined, { tables: result.tables, ...result.details })), tables: result.tables };
+      const details = { tables: result.tables, ...result.details, ...(scoped ? { warehouse_usage: scoped.usage() } : {}) };
+      return { ...(await end('completed', result.rowsWritten, undefined, details)), tables: result.tables };
     } catch (caught) {
       if (caught instanceof LeaseLostError) throw caught;
       // An aborted processor is waited for (DuckDB interrupts its statement, fetch its request):

@@ -4,6 +4,13 @@ import type { Settings } from '../config/settings.ts';
 import { credentialService, type CredentialService } from '../credentials/credentials.ts';
 import { cloudKmsWrapper, localKeyFileWrapper } from '../credentials/key-wrapper.ts';
 import { credentialStore } from '../store/credentials.ts';
+import { auditStore, type AuditStore } from '../store/audit.ts';
+import { auditProcedureChanges } from '../procedures/procedure-audit.ts';
+import { procedureService, type ProcedureService } from '../procedures/procedure-service.ts';
+import { procedureTexts } from '../procedures/procedure-texts.ts';
+import { lazyProcedureCatalog } from '../procedures/lazy-catalog.ts';
+import { procedureStore } from '../store/procedures.ts';
+import { duckDbProcedureCatalog } from '../warehouse/duckdb/procedure-catalog.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../engine/worker.ts';
 import { runRequests, type RunRequests } from '../engine/run-requests.ts';
 import { countedRunRequests } from '../engine/run-request-metrics.ts';
@@ -26,7 +33,9 @@ import { createScheduler, type Scheduler } from '../scheduler/scheduler.ts';
 import { backfillService, type BackfillService } from '../scheduler/backfills.ts';
 import { notificationService, type NotificationService } from '../notifications/notifications.ts';
 import { costAlerts, type CostAlerts } from '../alerts/cost-alerts.ts';
+import { evaluationsAfterLoads } from '../alerts/alert-passes.ts';
 import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
+import { openBigQueryWarehouse } from '../warehouse/bigquery/bigquery-warehouse.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
 export interface App {
@@ -43,6 +52,8 @@ export interface App {
   maintenance: MaintenanceStore;
   requests: RunRequests;
   credentials: CredentialService;
+  /** Admin and credential actions (src/api/audit.ts records the API's, docs/audit.md). */
+  audit: AuditStore;
   schedules: ScheduleStore;
   /** Ticks schedules into runs; every long-lived process runs its loop (serve.ts). */
   scheduler: Scheduler;
@@ -51,6 +62,8 @@ export interface App {
   notifications: NotificationService;
   /** Cost rules and alerts (docs/alerts.md); evaluation needs the warehouse of a process that executes runs. */
   alerts: CostAlerts;
+  /** The procedures registered in the warehouse and their files (docs/procedures.md). */
+  procedures: ProcedureService;
   /** This process's Prometheus metrics (GET /metrics). */
   metrics: Metrics;
   /** Present in processes that execute runs. */
@@ -100,18 +113,26 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   const { db } = controlPlane;
   metrics.readFrom({ queue: () => runQueueStats(db, clock.now()), ...(db.poolUse ? { pool: db.poolUse } : {}) });
   const runs = runStore(db);
-  const credentials = credentialService({ store: credentialStore(db), wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
+  const audit = auditStore(db);
+  const credentials = credentialService({ store: credentialStore(db), audit, wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
   const executions = executionStore(db);
   // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
   // in this process and any other, so admission needs no in-process hook.
   const requests = countedRunRequests(runRequests({ db, pipelines, processors, runs, executions, clock, ids: options.ids ?? randomIds, settings }), { metrics, pipelines, runs });
   const backfills = backfillService({ db, pipelines, processors, executions, clock, logger: options.logger, settings });
   const schedules = scheduleStore(db);
+  const registeredProcedures = procedureStore(db);
+  // Without a warehouse of its own (no runs executed here), DuckDB's checks need only its parser;
+  // BigQuery's are BigQuery's, through a warehouse opened when first needed.
+  const lazyCatalog = !warehouse && settings.warehouse === 'bigquery' ? lazyProcedureCatalog(() => openWarehouse(settings)) : undefined;
+  const procedureCatalog = warehouse?.procedures ?? lazyCatalog ?? duckDbProcedureCatalog();
+  const alerts = costAlerts({ db, warehouse, env: settings.env, clock, logger: options.logger });
+  const afterLoads = evaluationsAfterLoads(alerts, options.logger);
   const scheduler = createScheduler({ schedules, pipelines, processors, clock, logger: options.logger, settings, afterTicks: (now) => backfills.pass(now), metrics });
   const worker: Worker | undefined =
     options.execute && warehouse && settings.workerConcurrency > 0
       ? createWorker(
-          { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings, metrics },
+          { executions, runs, pipelines, processors, warehouse, credentials, clock, logger: options.logger, settings, metrics, onTablesWritten: afterLoads.tablesWritten, procedures: procedureTexts({ store: registeredProcedures, configsDir: settings.configsDir }) },
           { concurrency: settings.workerConcurrency, leaseMs: settings.leaseSeconds * 1000, ...options.workerOptions },
         )
       : undefined;
@@ -130,24 +151,48 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     maintenance: maintenanceStore(db),
     requests,
     credentials,
+    audit,
     schedules,
     scheduler,
     backfills,
     metrics,
     notifications: notificationService({ db, settings, clock, logger: options.logger, metrics }),
-    alerts: costAlerts({ db, warehouse, env: settings.env, clock, logger: options.logger }),
+    alerts,
+    procedures: procedureService({
+      store: registeredProcedures,
+      catalog: procedureCatalog,
+      dialect: warehouse?.dialect ?? settings.warehouse,
+      configsDir: settings.configsDir,
+      clock,
+      logger: options.logger,
+      audit: auditProcedureChanges(audit),
+    }),
     warehouse,
     worker,
     async close() {
       await worker?.stop();
+      await afterLoads.idle();
       if (ownsWarehouse) await warehouse?.close();
+      await lazyCatalog?.close();
       if (!options.controlPlane) await controlPlane.close();
     },
   };
 }
 
-/** The embedded warehouse of the data folder; a clear message when another process has it open. */
+/** The warehouse the settings name: BigQuery, or the embedded DuckDB file of the data folder (a clear message when another process has it open). */
 export async function openWarehouse(settings: Settings, instead?: string): Promise<Warehouse> {
+  if (settings.warehouse === 'bigquery') {
+    // No file to hold: each process stages through a private scratch DuckDB, so any number of workers run at once.
+    return openBigQueryWarehouse({
+      projectId: settings.bigquery.project as string,
+      location: settings.bigquery.location,
+      configsDir: settings.configsDir,
+      apiEndpoint: settings.providerBaseUrls.bigquery,
+      maximumBytesBilled: settings.bigquery.maximumBytesBilled,
+      scratchRoot: settings.dataDir,
+      scratchMemoryLimit: settings.warehouseMemoryLimit,
+    });
+  }
   const path = join(settings.dataDir, 'warehouse.duckdb');
   try {
     return await openDuckDbWarehouse({ path, configsDir: settings.configsDir, ...(settings.warehouseMemoryLimit ? { memoryLimit: settings.warehouseMemoryLimit } : {}) });

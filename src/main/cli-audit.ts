@@ -74,6 +74,12 @@ const AUDITED_CALLS = {
     updateRule: { action: ({ args }) => (args[3] === 'replace' ? 'alert_rule.replace' : 'alert_rule.update'), target: orgAndArg(1), details: ({ args }) => ({ fields: Object.keys((args[2] as object | undefined) ?? {}) }) },
     deleteRule: { action: 'alert_rule.delete', target: orgAndArg(1) },
   },
+  // The requests, as the API's; each procedure changed is an entry of its own (src/procedures/procedure-audit.ts).
+  procedures: {
+    sync: { action: 'procedure.sync', target: () => ({}), details: ({ args }) => ({ force: field(args[0], 'force') }) },
+    put: { action: 'procedure.put', target: ({ args }) => ({ id: args[0] }), details: ({ result }) => ({ created: field(result, 'created') }) },
+    remove: { action: 'procedure.remove', target: ({ args }) => ({ id: args[0] }) },
+  },
 } satisfies { [S in keyof App]?: { [M in keyof App[S]]?: AuditedCall } };
 
 /**

@@ -18,6 +18,8 @@ import { commandHelp, commandNames, nearestCommand, plainParseError } from './cl
 import { backfillCommand } from './cli-backfill.ts';
 import { NOTIFY_USAGE, notifyCommand } from './cli-notify.ts';
 import { ALERTS_USAGE, alertsCommand } from './cli-alerts.ts';
+import { AUDIT_USAGE, auditCommand, auditedApp } from './cli-audit.ts';
+import { PROCEDURES_USAGE, proceduresCommand } from './cli-procedures.ts';
 import { createOrganization } from './organizations.ts';
 import { runWorker, serve } from './serve.ts';
 
@@ -54,6 +56,8 @@ const USAGE = `Usage: pipeline <command> [options]
 ${SCHEDULES_USAGE}
 ${NOTIFY_USAGE}
 ${ALERTS_USAGE}
+${AUDIT_USAGE}
+${PROCEDURES_USAGE}
 
 Options: --json for machine-readable output. Configuration comes from the environment (README).`;
 
@@ -90,7 +94,9 @@ const OPTIONS = {
 } as const;
 
 export async function main(argv: string[], out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  if (argv[0] === 'audit') return auditCommand(argv.slice(1), { out, withApp: (fn) => withApp(loadSettings(), false, fn) });
   if (argv[0] === 'notify') return notifyCommand(argv.slice(1), { out, withApp: (fn) => withApp(loadSettings(), false, fn) });
+  if (argv[0] === 'procedures') return proceduresCommand(argv.slice(1), { out, withApp: (fn) => withApp(loadSettings(), false, fn) });
   if (argv[0] === 'alerts') {
     const settings = loadSettings();
     return alertsCommand(argv.slice(1), { out, withApp: (fn) => withApp(settings, false, fn), openWarehouse: () => openWarehouse(settings, 'POST /api/v1/alerts/{org}/evaluate with the org\'s X-API-Key') });
@@ -282,7 +288,8 @@ async function withApp(settings: Settings, wantsExecution: boolean, fn: (app: Ap
   try {
     const app = await createApp(settings, { logger, execute, controlPlane });
     try {
-      return await fn(app);
+      // Its admin commands call the services directly: recorded as the API's are (cli-audit.ts).
+      return await fn(auditedApp(app));
     } finally {
       await app.close();
     }

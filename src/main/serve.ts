@@ -4,6 +4,7 @@ import { createLogger } from '../shared/logger.ts';
 import { startSweeper } from '../engine/sweeper.ts';
 import { startSchedulerLoop } from '../scheduler/scheduler.ts';
 import { startNotifier } from '../notifications/notifier.ts';
+import { startAlertLoop } from '../alerts/alert-passes.ts';
 import { createApp, type App } from './app.ts';
 import { createOrganization } from './organizations.ts';
 
@@ -39,16 +40,19 @@ export async function runWorker(settings: Settings): Promise<void> {
   });
 }
 
-/** The background work of a long-lived process besides its workers: the sweeper and the scheduler loop. */
+/** The background work of a long-lived process besides its workers: the sweeper, the scheduler, the notifier and the cost-alert loop. */
 function startApp(app: App) {
-  const sweeper = startSweeper({ maintenance: app.maintenance, logger: app.logger, retention: { logDays: app.settings.logRetentionDays, qualityDays: app.settings.qualityRetentionDays }, more: () => app.scheduler.sync() });
+  const sweeper = startSweeper({ maintenance: app.maintenance, logger: app.logger, retention: { logDays: app.settings.logRetentionDays, qualityDays: app.settings.qualityRetentionDays, auditDays: app.settings.auditRetentionDays }, more: () => app.scheduler.sync() });
   const scheduler = app.settings.schedulerIntervalSeconds > 0 ? startSchedulerLoop(app.scheduler, app.logger, app.settings.schedulerIntervalSeconds * 1000) : undefined;
   const notifier = app.settings.notifyIntervalSeconds > 0 ? startNotifier(app.notifications.notifier, { logger: app.logger, intervalMs: app.settings.notifyIntervalSeconds * 1000 }) : undefined;
+  // Only a process with the warehouse can measure spend.
+  const alertLoop = app.warehouse ? startAlertLoop(app.alerts, { logger: app.logger, clock: app.clock, dailyPassHourUtc: app.settings.alertPassHourUtc }) : undefined;
   return {
     async stop() {
       sweeper.stop();
       await scheduler?.stop();
       await notifier?.stop();
+      await alertLoop?.stop();
     },
   };
 }

@@ -4,6 +4,7 @@ import type { QualityResult } from '../shared/quality.ts';
 import type { Secret } from '../shared/secret.ts';
 import type { RunScratch } from '../sources/scratch.ts';
 import type { Lineage, Warehouse } from '../warehouse/warehouse.ts';
+import type { ProcedureTexts } from '../procedures/procedure-texts.ts';
 
 /** What a step's processor is given. It never sees the control plane or HTTP. */
 export interface ProcessorContext {
@@ -22,6 +23,8 @@ export interface ProcessorContext {
   lineage: Lineage;
   warehouse: Warehouse;
   configsDir: string;
+  /** Procedure SQL (configs/system/procedures): the version registered in the warehouse, else the file. */
+  procedures: ProcedureTexts;
   /** Files runs may read; this org's are below `{sourceRoot}/{orgSlug}/` and nowhere else (src/sources/). */
   sourceRoot: string;
   /** The run's bounded scratch folder, removed when the run ends: where gs://, s3:// and bq:// sources are downloaded (src/sources/scratch.ts). */

@@ -32,6 +32,19 @@ export class NotAllowedError extends AppError {
   override readonly code = 'forbidden';
 }
 
+/**
+ * Content that is well-formed as a request but that the service will not accept, such as a
+ * procedure's SQL the warehouse would not run (HTTP 422); `field` names where it is.
+ */
+export class UnprocessableError extends AppError {
+  override readonly code = 'unprocessable_content';
+  readonly field: string | undefined;
+  constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.field = options.field;
+  }
+}
+
 /** A dependency this process does not have or cannot reach right now (HTTP 503). */
 export class UnavailableError extends AppError {
   override readonly code = 'unavailable';
@@ -44,6 +57,18 @@ export class QuotaExceededError extends AppError {
   readonly limit: QuotaLimit;
   readonly retryAfterSeconds: number;
   constructor(message: string, options: { limit: QuotaLimit; retryAfterSeconds: number }) {
+    super(message);
+    this.limit = options.limit;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** A request rate limit of the API (api/limits.ts): per org (or client address), or over all requests. */
+export class RateLimitedError extends AppError {
+  override readonly code = 'rate_limited';
+  readonly limit: 'org_requests_per_minute' | 'global_requests_per_minute';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options: { limit: RateLimitedError['limit']; retryAfterSeconds: number }) {
     super(message);
     this.limit = options.limit;
     this.retryAfterSeconds = options.retryAfterSeconds;

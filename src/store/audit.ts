@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { jsonb, type Db } from './db.ts';
 
 export type AuditOutcome = 'pending' | 'success' | 'failure';
 export type AuditVia = 'api' | 'cli' | 'engine';
@@ -92,7 +92,7 @@ export function auditStore(db: Db) {
       const [row] = await db.query<{ id: number }>(
         `INSERT INTO audit_log (org_slug, actor, actor_org, via, action, target_id, request_id, outcome, status, error_code, run_id, step_id, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-        [slugOrNull(entry.org_slug), entry.actor.slice(0, 100), slugOrNull(entry.actor_org), entry.via, entry.action, identifierOrNull(entry.target_id), entry.request_id ?? null, entry.outcome, entry.status ?? null, entry.error_code ?? null, entry.run_id ?? null, entry.step_id ?? null, JSON.stringify(entry.details ?? {})],
+        [slugOrNull(entry.org_slug), entry.actor.slice(0, 100), slugOrNull(entry.actor_org), entry.via, entry.action, identifierOrNull(entry.target_id), entry.request_id ?? null, entry.outcome, entry.status ?? null, entry.error_code ?? null, entry.run_id ?? null, entry.step_id ?? null, jsonb(entry.details ?? {})],
       );
       return Number(row?.id);
     },
@@ -103,7 +103,7 @@ export function auditStore(db: Db) {
         `UPDATE audit_log SET outcome = $2, status = $3, error_code = $4, action = COALESCE($5, action), org_slug = COALESCE(org_slug, $6),
                 target_id = COALESCE(target_id, $7), details = details || $8::jsonb
           WHERE id = $1 AND outcome = 'pending'`,
-        [id, end.outcome, end.status ?? null, end.error_code ?? null, end.action ?? null, slugOrNull(end.org_slug), identifierOrNull(end.target_id), JSON.stringify(end.details ?? {})],
+        [id, end.outcome, end.status ?? null, end.error_code ?? null, end.action ?? null, slugOrNull(end.org_slug), identifierOrNull(end.target_id), jsonb(end.details ?? {})],
       );
     },
 

@@ -26,6 +26,13 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * A value as a jsonb parameter takes it: NUL characters (a provider's error body, a caller's
+ * malformed field) are dropped, since jsonb refuses `\u0000` and would refuse the whole write.
+ */
+export const jsonb = (value: unknown): string =>
+  JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' && field.includes('\0') ? field.replaceAll('\0', '') : field));
+
 export function pgliteDb(pglite: PGlite): Db {
   const queryable = (target: Pick<PGlite, 'query'>): Queryable => ({
     query: async <T>(sql: string, params?: unknown[]) => (await target.query<T>(sql, params)).rows,

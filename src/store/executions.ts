@@ -1,6 +1,6 @@
 import type { QualityResult } from '../shared/quality.ts';
 import { RUN_QUEUED_CHANNEL } from './admission.ts';
-import type { Db, Queryable } from './db.ts';
+import { jsonb, type Db, type Queryable } from './db.ts';
 import { insertTransition, RUN_COLUMNS_OF, type Run, type RunStatus, type StepRun } from './runs.ts';
 
 /** A worker's hold on a queued run. `claims` is the fencing token: a stale holder's writes match nothing. */
@@ -59,12 +59,6 @@ export interface JournalBatch {
 }
 
 const EMPTY_BATCH: JournalBatch = { steps: [], logs: [], quality: [] };
-
-/**
- * As jsonb takes it: NUL characters (a provider's error body, a binary field in a log line)
- * are dropped, since jsonb refuses `\u0000` and would refuse the run's whole end with it.
- */
-const jsonb = (value: unknown) => JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' && field.includes('\0') ? field.replaceAll('\0', '') : field));
 
 /** Four parameters: the journal batches of one org's runs as JSON, each row naming its run, whatever their size. */
 const journalParams = (batches: { runId: string; batch: JournalBatch }[]) => [

@@ -83,8 +83,54 @@ export interface ExportRequest {
   path: string;
 }
 
+/**
+ * The warehouse's side of the procedures API (src/procedures/): a procedure's SQL checked in the
+ * warehouse's dialect, and registered where that warehouse keeps procedures.
+ */
+export interface ProcedureCatalog {
+  /**
+   * Refuses SQL this warehouse would not run, with an UnprocessableError naming the statement
+   * and the problem (never the engine's own message with its excerpt). `sql` is the procedure's
+   * text with its templates resolved to sample identifiers (`{org_dataset}` and the like).
+   */
+  check(sql: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Makes a checked procedure the one runs use, replacing any before it. `sql` is the text as
+   * registered, templates unresolved. BigQuery: CREATE OR REPLACE PROCEDURE in the organizations
+   * dataset. DuckDB has no stored procedures: runs read the registered text from the control plane.
+   */
+  register(name: string, sql: string, signal?: AbortSignal): Promise<void>;
+  /** Removes a registered procedure from the warehouse (nothing to remove on DuckDB). */
+  drop(name: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** Who a warehouse's work is for: BigQuery labels its jobs with these, and counts their bytes per step. */
+export interface WarehouseScope {
+  orgSlug: string;
+  pipelineId: string;
+  runId: string;
+  stepId: string;
+}
+
+/** What a warehouse's jobs cost (BigQuery's job statistics); DuckDB runs no jobs. */
+export interface WarehouseUsage {
+  jobs: number;
+  bytesProcessed: number;
+  bytesBilled: number;
+  /** Bytes of the files load jobs read. */
+  bytesLoaded: number;
+}
+
+/** A warehouse bound to one step: its jobs labelled with the step's scope, `usage()` their sum so far. */
+export interface StepWarehouse extends Warehouse {
+  usage(): WarehouseUsage;
+}
+
 export interface Warehouse {
   readonly dialect: 'duckdb' | 'bigquery';
+  /** This warehouse as one step uses it (BigQuery: jobs labelled and bytes counted per step). */
+  forStep?(scope: WarehouseScope): StepWarehouse;
+  readonly procedures: ProcedureCatalog;
   ensureDataset(dataset: string): Promise<void>;
   /** Creates the table from its schema file (lineage columns last) when it does not exist. */
   ensureTable(dataset: string, table: string, schema: string): Promise<void>;
@@ -92,13 +138,17 @@ export interface Warehouse {
    * Replaces the rows of the composite key (org, pipeline, credential, run date in range) with
    * the select's rows, atomically: a re-run gives identical rows, a failure leaves the old ones.
    */
-  replacePartition(write: PartitionWrite, signal?: AbortSignal): Promise<{ rows: number }>;
+  replacePartition(write: PartitionWrite, signal?: AbortSignal): Promise<{ rows: number; usage?: WarehouseUsage }>;
   /**
    * The same replace for rows from TypeScript: batches go through the engine's bulk path into
    * a staging table, then one transaction replaces the partition. Nothing is visible until then.
    */
-  replacePartitionFromBatches(write: BatchPartitionWrite, signal?: AbortSignal): Promise<{ rows: number; staged: number }>;
-  /** Runs statements in one transaction, each bound to the parameters it names. */
+  replacePartitionFromBatches(write: BatchPartitionWrite, signal?: AbortSignal): Promise<{ rows: number; staged: number; usage?: WarehouseUsage }>;
+  /**
+   * Runs statements in one transaction, each bound to the parameters it names. (BigQuery runs no
+   * DDL inside a transaction: there, statements that include DDL run as one script that stops at
+   * the first failure, each statement atomic by itself.)
+   */
   runScript(statements: { sql: string; params?: SqlParams }[], signal?: AbortSignal): Promise<void>;
   /** Writes an org's rows of a table to a file; returns the row count. */
   exportRows(request: ExportRequest, signal?: AbortSignal): Promise<number>;

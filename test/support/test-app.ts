@@ -12,8 +12,11 @@ export const REPO = join(import.meta.dirname, '..', '..');
 export const CONFIGS = join(REPO, 'configs');
 
 export function testSettings(overrides: Record<string, string> = {}): Settings {
-  return loadSettings({ PIPELINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'test-data-')), PIPELINE_CONFIGS_DIR: CONFIGS, CA_ROOT_API_KEY: ROOT_KEY, WORKER_CONCURRENCY: '4', ...overrides });
+  return loadSettings({ PIPELINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'test-data-')), PIPELINE_CONFIGS_DIR: CONFIGS, CA_ROOT_API_KEY: ROOT_KEY, WORKER_CONCURRENCY: '4', ...UNTHROTTLED, ...overrides });
 }
+
+/** Rate limits on (their hooks run in every API test) but out of reach: test/api/rate-limits.test.ts sets small ones. */
+export const UNTHROTTLED = { RATE_LIMIT_REQUESTS_PER_MINUTE: '100000000', RATE_LIMIT_GLOBAL_REQUESTS_PER_MINUTE: '100000000' };
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef0123456789';
 

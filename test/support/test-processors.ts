@@ -18,7 +18,8 @@ const work = defineProcessor({
     const attempt = (attempts.get(key) ?? 0) + 1;
     attempts.set(key, attempt);
     journal.push({ runId: context.runId, stepId: context.stepId, event: 'start', at: performance.now() });
-    await new Promise<void>((resolve, reject) => {
+    // ms 0 returns at once, as a no-op job does (a timer of 0 still waits a millisecond or more).
+    if (config.ms > 0) await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, config.ms);
       context.signal.addEventListener('abort', () => {
         clearTimeout(timer);

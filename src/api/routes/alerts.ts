@@ -95,7 +95,7 @@ const alertBody = (alert: AlertView) => ({
 
 /** An org's cost rules and the alerts they raised (issue 13, item 4; docs/alerts.md), with the org's key. */
 export function alertRoutes(server: FastifyInstance, app: App): void {
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
   const tags = ['alerts'];
   const security = SECURITY.orgKey;
   const reads = SECURITY.orgKeyOrRoot;

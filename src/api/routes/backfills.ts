@@ -60,7 +60,7 @@ const BackfillDetail = Type.Object({
 
 /** Backfills of an org's pipeline: one child run per day, paced by the scheduler's coordinator (issue 12, item 5). */
 export function backfillRoutes(server: FastifyInstance, app: App): void {
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
   const tags = ['backfills'];
   const security = SECURITY.orgKey;
   const reads = SECURITY.orgKeyOrRoot;

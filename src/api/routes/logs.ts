@@ -20,7 +20,7 @@ const LogsQuery = Type.Object({ after_id: Type.Integer({ minimum: 0, maximum: Nu
 
 /** A run's trace: log lines, steps, status transitions, and the whole log as a file. */
 export function logRoutes(server: FastifyInstance, app: App): void {
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
   const tags = ['logs'];
   const security = SECURITY.orgKeyOrRoot;
 

@@ -87,7 +87,7 @@ const HistoryQuery = Type.Object({
 
 /** An org's notification settings, channels, test-sends and delivery history, with its own key (issue 13). */
 export function notificationRoutes(server: FastifyInstance, app: App): void {
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
   const tags = ['notifications'];
   const security = SECURITY.orgKey;
   const reads = SECURITY.orgKeyOrRoot;

@@ -11,7 +11,7 @@ import { OrgParams, OrgRunParams, RouteParams, RunAccepted, RunBody, RunIdParams
 
 /** Running pipelines and reading runs (FR-PIP-002). Every read is scoped to the key's org. */
 export function pipelineRoutes(server: FastifyInstance, app: App): void {
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
   const tags = ['pipelines'];
   const security = SECURITY.orgKey;
   const reads = SECURITY.orgKeyOrRoot;

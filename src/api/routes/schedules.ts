@@ -55,7 +55,7 @@ const DrainBody = Type.Object({ wait_seconds: Type.Optional(Type.Integer({ minim
  */
 export function scheduleRoutes(server: FastifyInstance, app: App): void {
   const rootOnly = rootAuth(app.settings.rootApiKey);
-  const auth = orgAuth(app.orgs);
+  const auth = orgAuth(app.orgs, app.settings);
 
   server.get<{ Querystring: Static<typeof QueueQuery> }>('/api/v1/scheduler/queue', {
     schema: { tags: ['scheduler'], security: SECURITY.root, summary: 'Ticks waiting or queued (due, deferred, enqueued with their runs), newest first', querystring: QueueQuery, response: withErrors({ 200: Type.Object({ ticks: Type.Array(TickSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }) }, 400, 401, 403) },

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { resolveSqlTemplates, sqlIdentifiers } from '../../pipelines/templates.ts';
@@ -177,10 +176,7 @@ export const billingExport = defineProcessor({
 const SHARED_MACROS = 'cloud/sp_cloud_0_macros_focus';
 
 async function macroStatements(procedure: string, context: ProcessorContext): Promise<string[]> {
-  const file = `system/procedures/${procedure}.${context.warehouse.dialect}.sql`;
-  const script = await readFile(join(context.configsDir, file), 'utf8').catch((cause: unknown) => {
-    throw new ProcessorError(`macros ${procedure} have no ${context.warehouse.dialect} version (${file} in the configs folder)`, { retryable: false, cause });
-  });
+  const { sql: script } = await context.procedures.read(procedure, context.warehouse.dialect);
   return splitStatements(resolveSqlTemplates(script, sqlIdentifiers(context.variables), procedure));
 }
 

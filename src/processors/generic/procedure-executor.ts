@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { verifyConversion } from '../../focus/verify-conversion.ts';
+import { BIGQUERY_FOCUS_SQL, DUCKDB_FOCUS_SQL } from '../../focus/sql-dialect.ts';
 import { resolveSqlTemplates, sqlIdentifiers, sqlText } from '../../pipelines/templates.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
@@ -74,7 +75,7 @@ export const procedureExecutor = defineProcessor({
         setup: bound,
         select,
         ...(config.run_date_column ? { runDateColumn: config.run_date_column } : {}),
-        ...(config.focus ? { verify: verifyConversion(config.focus, params, context.recordQuality) } : {}),
+        ...(config.focus ? { verify: verifyConversion(config.focus, params, context.recordQuality, context.warehouse.dialect === 'bigquery' ? BIGQUERY_FOCUS_SQL : DUCKDB_FOCUS_SQL) } : {}),
       },
       context.signal,
     );
