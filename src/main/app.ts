@@ -35,7 +35,6 @@ import { notificationService, type NotificationService } from '../notifications/
 import { costAlerts, type CostAlerts } from '../alerts/cost-alerts.ts';
 import { evaluationsAfterLoads } from '../alerts/alert-passes.ts';
 import { openDuckDbWarehouse } from '../warehouse/duckdb/duckdb-warehouse.ts';
-import { openBigQueryWarehouse } from '../warehouse/bigquery/bigquery-warehouse.ts';
 import type { Warehouse } from '../warehouse/warehouse.ts';
 
 export interface App {
@@ -183,6 +182,8 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
 export async function openWarehouse(settings: Settings, instead?: string): Promise<Warehouse> {
   if (settings.warehouse === 'bigquery') {
     // No file to hold: each process stages through a private scratch DuckDB, so any number of workers run at once.
+    // Loaded only when configured: the BigQuery client is a large import for every process.
+    const { openBigQueryWarehouse } = await import('../warehouse/bigquery/bigquery-warehouse.ts');
     return openBigQueryWarehouse({
       projectId: settings.bigquery.project as string,
       location: settings.bigquery.location,

@@ -1,12 +1,9 @@
 import type { Logger } from '../shared/logger.ts';
 import { NotFoundError, ProcessorError } from '../shared/errors.ts';
-import { readBigQueryTable } from './bigquery-table.ts';
 import { awsAccessKeys, googleServiceAccount, SOURCE_PROVIDERS, type StoredCredential } from './cloud-credentials.ts';
-import { gcsObjects } from './gcs-objects.ts';
 import { serviceAccountAuthClient } from './google-auth-client.ts';
 import type { ObjectStore } from './object-store.ts';
 import { downloadObjects, type DownloadedObjects } from './remote-objects.ts';
-import { s3Objects } from './s3-objects.ts';
 import type { RunScratch } from './scratch.ts';
 import type { SourceUri } from './source-uri.ts';
 
@@ -48,10 +45,13 @@ export async function fetchObjects(
   const label = `${source.scheme}:// with the org's ${credential.provider} credential "${credential.credentialId}"`;
   let store: ObjectStore;
   if (source.scheme === 's3') {
+    // The cloud SDKs load on first use: every CLI command and API process would pay for them at start (~0.4 s).
+    const { s3Objects } = await import('./s3-objects.ts');
     store = s3Objects(source.bucket, awsAccessKeys(credential), { endpoint: context.endpoints.s3, label });
   } else {
     const key = googleServiceAccount(credential);
     const auth = serviceAccountAuthClient(key, { scope: GCS_SCOPE, label, signal: context.signal });
+    const { gcsObjects } = await import('./gcs-objects.ts');
     store = gcsObjects(source.bucket, { auth, projectId: key.project_id, apiEndpoint: context.endpoints.gcs, label });
   }
   try {
@@ -71,6 +71,7 @@ export async function fetchBigQueryTable(source: Extract<SourceUri, { kind: 'big
   if (!jobProject) throw new ProcessorError(`${label}: the service-account key names no project_id to run the query in`, { retryable: false });
   const auth = serviceAccountAuthClient(key, { scope: BIGQUERY_SCOPE, label, signal: context.signal });
   const folder = await context.scratch.folder(options.folderName);
+  const { readBigQueryTable } = await import('./bigquery-table.ts');
   return readBigQueryTable(source, {
     auth,
     jobProject,
