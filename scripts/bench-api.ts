@@ -23,17 +23,14 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../test/support/redis.ts';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { present, runOrThrow } from '../src/api/routes/pipelines.ts';
 import { Run } from '../src/api/schemas.ts';
 import { buildServer } from '../src/api/server.ts';
 import type { App } from '../src/main/app.ts';
-import { postgresDb } from '../src/store/db.ts';
-import { migrate } from '../src/store/migrate.ts';
 import type { ControlPlane } from '../src/store/open-control-plane.ts';
-import { openPglite } from '../test/support/control-planes.ts';
+import { openPglite, openPostgres } from '../test/support/control-planes.ts';
 import { ROOT_KEY, testApp, waitForRunEnd } from '../test/support/test-app.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -74,26 +71,7 @@ function load(options: LoadOptions): Promise<AutocannonResult> {
 
 async function controlPlane(): Promise<ControlPlane & { name: string }> {
   const url = process.env.BENCH_DATABASE_URL;
-  if (!url) return { ...(await openPglite()), name: 'PGlite' };
-  const schema = `bench_api_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const db = postgresDb({ connectionString: url, options: `-c search_path=${schema}`, max: 20 });
-  await migrate(db);
-  return {
-    db,
-    mode: 'postgres',
-    name: 'PostgreSQL',
-    close: async () => {
-      await db.close();
-      const cleanup = new pg.Client({ connectionString: url });
-      await cleanup.connect();
-      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
-      await cleanup.end();
-    },
-  };
+  return url ? { ...(await openPostgres(url)), name: 'PostgreSQL' } : { ...(await openPglite()), name: 'PGlite' };
 }
 
 /** One org and one completed demo run, through the API as a user makes them. */
@@ -124,18 +102,6 @@ async function bareServer(app: App): Promise<FastifyInstance> {
     schema: { params: Type.Object({ org: Type.String(), run_id: Type.String() }), response: { 200: Run } },
   }, async (request) => present(await runOrThrow(app, request.params.org, request.params.run_id)));
   return server;
-}
-
-async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 interface Mode {
@@ -173,7 +139,7 @@ try {
     { name: 'server, limits off', settings: { RATE_LIMIT_ENABLED: 'false' }, server: buildServer },
     { name: 'on (limits in memory)', settings: UNREACHABLE_LIMITS, server: buildServer },
   ];
-  const redis = await redisAnswers();
+  const redis = await redisAnswers(REDIS_URL);
   if (redis) modes.push({ name: 'on (limits in Redis)', settings: { ...UNREACHABLE_LIMITS, REDIS_URL, RATE_LIMIT_REDIS_PREFIX: `bench-api-${randomBytes(4).toString('hex')}:` }, server: buildServer });
   const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
   console.log(`GET /api/v1/pipelines/status/{org}/{run_id}, ${CONNECTIONS} connections, ${SECONDS} s per mode and round, ${ROUNDS} rounds, control plane ${cp.name}, node ${process.version}, ${cpus().length} cores, load average ${load()}`);

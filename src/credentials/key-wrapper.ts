@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { KeyManagementServiceClient } from '@google-cloud/kms';
+import { dirname, join } from 'node:path';
+import type { KeyManagementServiceClient } from '@google-cloud/kms';
 
 /** Wraps and unwraps data keys with a master key that never leaves its home. */
 export interface KeyWrapper {
@@ -46,16 +46,24 @@ export function localKeyFileWrapper(path: string): KeyWrapper {
 }
 
 /** Production: Cloud KMS (`projects/…/locations/…/keyRings/…/cryptoKeys/…`) wraps the data keys. */
-export function cloudKmsWrapper(keyName: string, client = new KeyManagementServiceClient()): KeyWrapper {
+export function cloudKmsWrapper(keyName: string, given?: Pick<KeyManagementServiceClient, 'encrypt' | 'decrypt'>): KeyWrapper {
+  // The client loads on first use: a process that never opens a credential does not pay its import.
+  let client: Promise<Pick<KeyManagementServiceClient, 'encrypt' | 'decrypt'>> | undefined = given && Promise.resolve(given);
+  const kms = () => (client ??= import('@google-cloud/kms').then(({ KeyManagementServiceClient }) => new KeyManagementServiceClient()));
   return {
     keyRef: `kms:${keyName}`,
     async wrap(dataKey) {
-      const [response] = await client.encrypt({ name: keyName, plaintext: dataKey });
+      const [response] = await (await kms()).encrypt({ name: keyName, plaintext: dataKey });
       return Buffer.from(response.ciphertext as Uint8Array);
     },
     async unwrap(wrapped) {
-      const [response] = await client.decrypt({ name: keyName, ciphertext: wrapped });
+      const [response] = await (await kms()).decrypt({ name: keyName, ciphertext: wrapped });
       return Buffer.from(response.plaintext as Uint8Array);
     },
   };
+}
+
+/** The settings' key wrapper: Cloud KMS with KMS_KEY_NAME, else the data folder's key file. */
+export function keyWrapperFor(settings: { kmsKeyName?: string | undefined; dataDir: string }): KeyWrapper {
+  return settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key'));
 }

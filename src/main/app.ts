@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.ts';
 import { credentialService, type CredentialService } from '../credentials/credentials.ts';
-import { cloudKmsWrapper, localKeyFileWrapper } from '../credentials/key-wrapper.ts';
+import { keyWrapperFor } from '../credentials/key-wrapper.ts';
 import { credentialStore } from '../store/credentials.ts';
 import { auditStore, type AuditStore } from '../store/audit.ts';
 import { auditProcedureChanges } from '../procedures/procedure-audit.ts';
@@ -113,7 +113,9 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
   metrics.readFrom({ queue: () => runQueueStats(db, clock.now()), ...(db.poolUse ? { pool: db.poolUse } : {}) });
   const runs = runStore(db);
   const audit = auditStore(db);
-  const credentials = credentialService({ store: credentialStore(db), audit, wrapper: settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')) });
+  // One wrapper for credentials and notification channels: both seal with the same key.
+  const wrapper = keyWrapperFor(settings);
+  const credentials = credentialService({ store: credentialStore(db), audit, wrapper });
   const executions = executionStore(db);
   // Workers hear of admissions through the control plane's notifications (LISTEN / NOTIFY),
   // in this process and any other, so admission needs no in-process hook.
@@ -155,7 +157,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     scheduler,
     backfills,
     metrics,
-    notifications: notificationService({ db, settings, clock, logger: options.logger, metrics }),
+    notifications: notificationService({ db, settings, clock, logger: options.logger, metrics, wrapper }),
     alerts,
     procedures: procedureService({
       store: registeredProcedures,

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import type { NotificationMetrics } from '../shared/metrics.ts';
 import type { Settings } from '../config/settings.ts';
 import { open, seal } from '../credentials/envelope.ts';
-import { cloudKmsWrapper, localKeyFileWrapper, type KeyWrapper } from '../credentials/key-wrapper.ts';
+import { keyWrapperFor, type KeyWrapper } from '../credentials/key-wrapper.ts';
 import { checkCron } from '../scheduler/pipeline-schedule.ts';
 import { nextOccurrence } from '../scheduler/cron-ticks.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -39,7 +38,7 @@ export type SettingsChanges = Partial<Omit<OrgNotificationSettings, 'org_slug'>>
  */
 export function notificationService(options: NotificationServiceOptions) {
   const { db, settings, clock } = options;
-  const wrapper = options.wrapper ?? (settings.kmsKeyName ? cloudKmsWrapper(settings.kmsKeyName) : localKeyFileWrapper(join(settings.dataDir, 'master.key')));
+  const wrapper = options.wrapper ?? keyWrapperFor(settings);
   const wrapperFor = (keyRef: string) => {
     if (keyRef !== wrapper.keyRef) throw new Error(`channel secret sealed with ${keyRef}, but this service holds ${wrapper.keyRef}`);
     return wrapper;

@@ -117,3 +117,16 @@ export async function closeServed(served: Partial<ServedOrg>): Promise<void> {
   await served.app?.close();
   await served.controlPlane?.close();
 }
+
+/** Path parameters that the route walks put in a route's path. */
+const SAMPLE_PARAMS: Record<string, string> = {
+  org: 'acme',
+  run_id: '00000000-0000-4000-8000-000000000001',
+  schedule_id: '00000000-0000-4000-8000-000000000002',
+  backfill_id: '00000000-0000-4000-8000-000000000003',
+  key_id: '00000000-0000-4000-8000-000000000004',
+  rule_id: '00000000-0000-4000-8000-000000000005',
+};
+
+/** A route's path, in Fastify's (`:name`) or OpenAPI's (`{name}`) spelling, with sample parameters in it. */
+export const sampleUrl = (path: string) => path.replace(/:(\w+)|\{(\w+)\}/g, (_match, fastify: string | undefined, openApi: string | undefined) => SAMPLE_PARAMS[(fastify ?? openApi) as string] ?? 'sample');

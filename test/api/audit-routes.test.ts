@@ -7,6 +7,7 @@ import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { openPglite } from '../support/control-planes.ts';
 import { testApp } from '../support/test-app.ts';
+import { sampleUrl } from './api-helpers.ts';
 
 /** No mutating route escapes the audit declaration (issue 14, item 3), as no route escapes auth (route-walk.test.ts). */
 let cp: ControlPlane;
@@ -23,8 +24,6 @@ after(async () => {
   await app.close();
   await cp.close();
 });
-
-const SAMPLE: Record<string, string> = { org: 'acme', run_id: '00000000-0000-4000-8000-000000000001', schedule_id: '00000000-0000-4000-8000-000000000002', backfill_id: '00000000-0000-4000-8000-000000000003', key_id: '00000000-0000-4000-8000-000000000004', rule_id: '00000000-0000-4000-8000-000000000005' };
 
 test('every POST, PUT, PATCH and DELETE route is audited or declared not audited, with a reason', () => {
   const registered = server.mutatingRoutes;
@@ -45,7 +44,7 @@ test('every audited route, refused for want of a key, leaves its entry: action, 
   for (const [route, declaration] of Object.entries(AUDITED_ROUTES)) {
     const [method, path] = route.split(' ') as [string, string];
     const requestId = `walk-${method}-${path.replace(/[^a-z0-9]+/gi, '-')}`.slice(0, 100);
-    const url = path.replace(/:(\w+)/g, (_, name: string) => SAMPLE[name] ?? 'sample');
+    const url = sampleUrl(path);
     const response = await server.inject({ method: method as 'POST', url, headers: { 'x-request-id': requestId }, payload: method === 'DELETE' ? undefined : {} });
     assert.equal(response.statusCode, 401, `${route}: ${response.body.slice(0, 200)}`);
     const [entry] = await cp.db.query<{ action: string; org_slug: string | null; actor: string; outcome: string; status: number; details: unknown }>('SELECT action, org_slug, actor, outcome, status, details FROM audit_log WHERE request_id = $1', [requestId]);

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
+import { redisAnswers } from '../support/redis.ts';
 import { buildServer } from '../../src/api/server.ts';
 import type { App } from '../../src/main/app.ts';
 import { createLogger } from '../../src/shared/logger.ts';
@@ -48,18 +49,6 @@ function assertLimited(response: LightMyRequestResponse, limit: 'org_requests_pe
   assert.equal(body.error.limit, limit);
   assert.equal(body.error.retry_after_seconds, retryAfter);
   return body;
-}
-
-async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 for (const factory of controlPlaneFactories()) {
@@ -179,7 +168,7 @@ describe('rate limits: addresses behind a proxy (TRUST_PROXY)', () => {
 });
 
 describe('rate limits in Redis (REDIS_URL)', async () => {
-  const reachable = await redisAnswers();
+  const reachable = await redisAnswers(REDIS_URL);
   const skip = reachable ? false : `no Redis answers at ${REDIS_URL}`;
   let controlPlane: ControlPlane;
   let first: Served | undefined;

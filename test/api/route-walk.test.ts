@@ -8,6 +8,7 @@ import type { App } from '../../src/main/app.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { openPglite } from '../support/control-planes.ts';
 import { testApp } from '../support/test-app.ts';
+import { sampleUrl } from './api-helpers.ts';
 
 /** Auth cannot be forgotten (issue 14, item 2): every route is public by the declared list, or refuses a request without a key. */
 let cp: ControlPlane;
@@ -25,15 +26,13 @@ after(async () => {
   await cp.close();
 });
 
-const SAMPLE: Record<string, string> = { org: 'acme', run_id: '00000000-0000-4000-8000-000000000001', schedule_id: '00000000-0000-4000-8000-000000000002', backfill_id: '00000000-0000-4000-8000-000000000003', key_id: '00000000-0000-4000-8000-000000000004' };
-
 test('every documented route without a key: 401, unless declared public', async () => {
   const paths = (server.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
   let walked = 0;
   for (const [path, operations] of Object.entries(paths)) {
     for (const method of Object.keys(operations).map((m) => m.toUpperCase())) {
       if (method === 'HEAD') continue;
-      const url = path.replace(/\{(\w+)\}/g, (_, name: string) => SAMPLE[name] ?? 'sample');
+      const url = sampleUrl(path);
       const route = `${method} ${path.replace(/\{(\w+)\}/g, ':$1')}`;
       const response = await server.inject({ method: method as 'GET', url, payload: method === 'GET' || method === 'DELETE' ? undefined : {} });
       walked++;

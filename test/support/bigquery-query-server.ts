@@ -13,8 +13,8 @@
  * as JSON objects (TO_JSON_STRING of a row is its JSON object); anything else is invalidQuery.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { GoogleOAuthTestServer } from './google-oauth-server.ts';
+import { listenLocal } from './listen-local.ts';
 
 export interface BigQueryRequest {
   method: string;
@@ -143,9 +143,9 @@ export async function startBigQueryQueryServer(oauth: GoogleOAuthTestServer): Pr
     return fail(404, 'notFound', `Not found: URL ${url.pathname}`);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenLocal(server);
   return {
-    apiEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    apiEndpoint: listening.url,
     requests,
     get pageRows() {
       return state.pageRows;
@@ -162,11 +162,7 @@ export async function startBigQueryQueryServer(oauth: GoogleOAuthTestServer): Pr
     fail(fault) {
       faults.push({ ...fault });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }
 

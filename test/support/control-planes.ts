@@ -28,7 +28,7 @@ export async function openPglite(): Promise<ControlPlane> {
   return { db, mode: 'embedded', close: () => db.close() };
 }
 
-async function openPostgres(url: string): Promise<ControlPlane> {
+export async function openPostgres(url: string): Promise<ControlPlane> {
   const schema = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();

@@ -10,10 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { CRC32C } from '@google-cloud/storage';
 import type { GoogleOAuthTestServer } from './google-oauth-server.ts';
+import { listenLocal } from './listen-local.ts';
 
 interface StoredObject {
   body: Buffer;
@@ -147,9 +147,9 @@ export async function startGcsServer(oauth: GoogleOAuthTestServer): Promise<GcsT
     };
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenLocal(server);
   return {
-    apiEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    apiEndpoint: listening.url,
     requests,
     get pageSize() {
       return state.pageSize;
@@ -168,11 +168,7 @@ export async function startGcsServer(oauth: GoogleOAuthTestServer): Promise<GcsT
     fail(fault) {
       faults.push({ ...fault });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }
 

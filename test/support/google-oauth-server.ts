@@ -6,7 +6,7 @@
  */
 import { createVerify, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from './listen-local.ts';
 
 export interface GoogleOAuthTestServer {
   tokenUri: string;
@@ -50,8 +50,8 @@ export async function startGoogleOAuthServer(): Promise<GoogleOAuthTestServer> {
       res.end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: 'Bearer' }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const tokenUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+  const listening = await listenLocal(server);
+  const tokenUri = `${listening.url}/token`;
   return {
     tokenUri,
     serviceAccount(email, projectId) {
@@ -74,10 +74,6 @@ export async function startGoogleOAuthServer(): Promise<GoogleOAuthTestServer> {
     get issued() {
       return tokens.size;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }

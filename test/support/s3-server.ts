@@ -12,8 +12,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { listenLocal } from './listen-local.ts';
 
 interface StoredObject {
   body?: Buffer;
@@ -159,15 +159,14 @@ export async function startS3Server(): Promise<S3TestServer> {
     else createReadStream(object.file!).pipe(res);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server);
   const bucketOf = (name: string) => {
     let objects = buckets.get(name);
     if (!objects) buckets.set(name, (objects = new Map()));
     return objects;
   };
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: listening.url,
     requests,
     get pageSize() {
       return state.pageSize;
@@ -198,11 +197,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     fail(fault) {
       faults.push({ ...fault });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }
 

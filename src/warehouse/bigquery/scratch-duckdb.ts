@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { warehouseError } from '../duckdb/engine-errors.ts';
+import { useUtc, withConnection } from '../duckdb/connections.ts';
 
 /**
  * The private DuckDB of one process on the BigQuery path: rows from TypeScript are staged and
@@ -28,30 +28,14 @@ export async function openScratchDuckDb(options: { root?: string | undefined; me
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(':memory:', config);
-    // Timestamps are UTC whatever the host's zone, so a date cast never shifts a day.
-    const setup = await instance.connect();
-    await setup.run("SET GLOBAL TimeZone = 'UTC'");
-    setup.closeSync();
+    await useUtc(instance);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return {
     dir,
-    async withConnection(fn, signal) {
-      const connection = await instance.connect();
-      const interrupt = () => connection.interrupt();
-      signal?.throwIfAborted();
-      signal?.addEventListener('abort', interrupt, { once: true });
-      try {
-        return await fn(connection);
-      } catch (error) {
-        throw warehouseError(error);
-      } finally {
-        signal?.removeEventListener('abort', interrupt);
-        connection.closeSync();
-      }
-    },
+    withConnection: (fn, signal) => withConnection(instance, fn, signal),
     close() {
       instance.closeSync();
       rmSync(dir, { recursive: true, force: true });

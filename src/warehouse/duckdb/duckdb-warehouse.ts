@@ -5,6 +5,7 @@ import { ProcessorError } from '../../shared/errors.ts';
 import { loadTableSchema, type Field, type FieldType } from '../table-schema.ts';
 import { assertIdentifier, type Warehouse } from '../warehouse.ts';
 import { runBound, bind, writePartition } from './partition-write.ts';
+import { useUtc, withConnection as withInstanceConnection } from './connections.ts';
 import { warehouseError, WarehouseConflictError } from './engine-errors.ts';
 import { exportRows } from './export-rows.ts';
 import { loadMigrations, migrateDataset } from './migrate-dataset.ts';
@@ -79,25 +80,8 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     }
     return preparing;
   }
-  // Timestamps are UTC whatever the host's zone, so a date cast never shifts a day.
-  const setup = await instance.connect();
-  await setup.run("SET GLOBAL TimeZone = 'UTC'");
-  setup.closeSync();
-
-  async function withConnection<T>(fn: (connection: DuckDBConnection) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const connection = await instance.connect();
-    const interrupt = () => connection.interrupt();
-    signal?.throwIfAborted();
-    signal?.addEventListener('abort', interrupt, { once: true });
-    try {
-      return await fn(connection);
-    } catch (error) {
-      throw warehouseError(error);
-    } finally {
-      signal?.removeEventListener('abort', interrupt);
-      connection.closeSync();
-    }
-  }
+  await useUtc(instance);
+  const withConnection = <T>(fn: (connection: DuckDBConnection) => Promise<T>, signal?: AbortSignal) => withInstanceConnection(instance, fn, signal);
 
   /**
    * One transaction, tried again when DuckDB reports a write-write conflict with a concurrent
