@@ -153,7 +153,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     metricsOrgLabels: bool('METRICS_ORG_LABELS'),
     metricsPublic: bool('METRICS_PUBLIC'),
     metricsToken: env.METRICS_TOKEN ? new Secret(env.METRICS_TOKEN) : undefined,
-    smtpUrl: smtpUrl(env.SMTP_URL, problems),
+    smtpUrl: secretUrl('SMTP_URL', env.SMTP_URL, /^smtps?:\/\/\S+$/, 'smtp://[user:pass@]host[:port] or smtps://...', problems),
     smtpFrom: env.SMTP_FROM || 'FinOps pipelines <notifications@localhost>',
     publicBaseUrl: (env.PUBLIC_BASE_URL || `http://localhost:${env.PORT || 8001}`).replace(/\/+$/, ''),
     notifyIntervalSeconds: int('NOTIFY_INTERVAL_SECONDS', 5, 0, 3600),
@@ -161,7 +161,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     rateLimitEnabled: bool('RATE_LIMIT_ENABLED', true),
     rateLimitPerOrgPerMinute: int('RATE_LIMIT_REQUESTS_PER_MINUTE', 100, 1, 100_000_000),
     rateLimitGlobalPerMinute: int('RATE_LIMIT_GLOBAL_REQUESTS_PER_MINUTE', 10_000, 1, 100_000_000),
-    redisUrl: redisUrl(env.REDIS_URL, problems),
+    redisUrl: secretUrl('REDIS_URL', env.REDIS_URL, /^rediss?:\/\/\S+$/, 'redis://[user:pass@]host[:port][/db] or rediss://...', problems),
     rateLimitRedisPrefix: env.RATE_LIMIT_REDIS_PREFIX || `finops-pipeline:${ENVIRONMENTS[environment] ?? 'dev'}:rate-limit:`,
     corsOrigins: corsOrigins(env.CORS_ORIGINS, problems),
     corsAllowCredentials: bool('CORS_ALLOW_CREDENTIALS'),
@@ -195,10 +195,10 @@ function providerBaseUrls(env: NodeJS.ProcessEnv, problems: string[]): Readonly<
   return Object.freeze(urls);
 }
 
-/** SMTP_URL holds the SMTP password: kept as a Secret, and never quoted in a problem. */
-function smtpUrl(value: string | undefined, problems: string[]): Secret | undefined {
+/** A URL that may hold a password (SMTP_URL, REDIS_URL): kept as a Secret, and never quoted in a problem. */
+function secretUrl(name: string, value: string | undefined, scheme: RegExp, shape: string, problems: string[]): Secret | undefined {
   if (!value) return undefined;
-  if (!/^smtps?:\/\/\S+$/.test(value)) problems.push('SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://...');
+  if (!scheme.test(value)) problems.push(`${name} must be ${shape}`);
   return new Secret(value);
 }
 
@@ -207,13 +207,6 @@ function warehouseKind(value: string | undefined, problems: string[]): Settings[
   if (value === 'bigquery') return 'bigquery';
   problems.push(`WAREHOUSE must be duckdb or bigquery, got "${value}"`);
   return 'duckdb';
-}
-
-/** REDIS_URL may hold Redis' password: kept as a Secret, and never quoted in a problem. */
-function redisUrl(value: string | undefined, problems: string[]): Secret | undefined {
-  if (!value) return undefined;
-  if (!/^rediss?:\/\/\S+$/.test(value)) problems.push('REDIS_URL must be redis://[user:pass@]host[:port][/db] or rediss://...');
-  return new Secret(value);
 }
 
 /** A comma list of exact origins (`https://app.example.com`: no path, no trailing slash), or `*` alone. */
