@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli } from '../support/server-process.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 test('pipeline alerts: rules added, listed, disabled; an evaluation and the alerts from the command line', async () => {
-  const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-alerts-')) };
+  const env = { PIPELINE_DATA_DIR: await seededDataDir('cli-alerts-') };
   assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
   const added = await cli(['alerts', 'rules', 'add', 'acme', '--rule', '{"name": "daily", "kind": "daily_threshold", "thresholds": [1000]}', '--json'], env);
   assert.equal(added.code, 0, added.stderr);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/main/cli.ts';
 import type { AuditRow } from '../../src/store/audit.ts';
 import { CONFIGS } from '../support/test-app.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 /**
  * The CLI's admin commands call the services directly, so they are recorded by cli-audit.ts
@@ -15,7 +15,7 @@ import { CONFIGS } from '../support/test-app.ts';
 const SECRET = 'sk-cli-AUDIT-MUST-NEVER-SEE-0123456789';
 
 test('pipeline org/key/credential commands are audited as cli:<user>; pipeline audit lists and filters them', async () => {
-  Object.assign(process.env, { PIPELINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'audit-cli-')), PIPELINE_CONFIGS_DIR: CONFIGS, DATABASE_URL: '', AUDIT_TEST_SECRET: SECRET });
+  Object.assign(process.env, { PIPELINE_DATA_DIR: await seededDataDir('audit-cli-'), PIPELINE_CONFIGS_DIR: CONFIGS, DATABASE_URL: '', AUDIT_TEST_SECRET: SECRET });
   const run = async (...argv: string[]) => {
     const lines: string[] = [];
     try {

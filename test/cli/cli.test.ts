@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { REPO } from '../support/test-app.ts';
 import { cli, startServer, type ServerProcess } from '../support/server-process.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 async function rowCount(dataDir: string, table: string): Promise<{ n: number; columns: string[] }> {
   const instance = await DuckDBInstance.create(join(dataDir, 'warehouse.duckdb'));
@@ -81,7 +82,7 @@ describe('the CLI', () => {
   });
 
   test('the README walk-through of SaaS costs: import plans, run, look at quality, export FOCUS CSV', async () => {
-    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-saas-')) };
+    const env = { PIPELINE_DATA_DIR: await seededDataDir('cli-saas-') };
     assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
     const imported = await cli(['plans', 'import', 'acme', join(REPO, 'examples', 'saas_subscription_plans.csv')], env);
     assert.match(imported.stdout, /^Imported \d+ plan rows for acme/);

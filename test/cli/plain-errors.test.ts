@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { cli } from '../support/server-process.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 /** What a person sees for a wrong argument (issue 11, item 7): what is missing and what to do, no engine text. */
 describe('CLI errors in plain words', () => {
   let env: Record<string, string>;
   before(async () => {
-    env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-errors-')) };
+    env = { PIPELINE_DATA_DIR: await seededDataDir('cli-errors-') };
   });
   const engineWords = /IO Error|SQL|SELECT|read_csv|LINE \d|invalid input syntax|uuid:/;
 

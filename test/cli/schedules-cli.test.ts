@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli } from '../support/server-process.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 test('pipeline schedules: list, set, disable and trigger from the command line', async () => {
-  const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-schedules-')) };
+  const env = { PIPELINE_DATA_DIR: await seededDataDir('cli-schedules-') };
   assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
   const listed = await cli(['schedules', 'list', 'acme'], env);
   assert.equal(listed.code, 0, listed.stderr);

@@ -15,6 +15,7 @@ import type { ControlPlane } from '../../src/store/open-control-plane.ts';
 import { openPglite } from '../support/control-planes.ts';
 import { CONFIGS, REPO, ROOT_KEY, testApp, waitForRunEnd } from '../support/test-app.ts';
 import { testProcessors } from '../support/test-processors.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 const SECRET = 'sk-admin-THIS-MUST-NEVER-LEAK-0123456789';
 
@@ -123,7 +124,7 @@ describe('credentials in the service', () => {
 });
 
 test('CLI: the secret comes from stdin or a named variable, never argv, and is never printed', async () => {
-  const env = { ...process.env, PIPELINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'cred-cli-')), PIPELINE_CONFIGS_DIR: CONFIGS, DATABASE_URL: '', OPENAI_ADMIN_KEY: SECRET };
+  const env = { ...process.env, PIPELINE_DATA_DIR: await seededDataDir('cred-cli-'), PIPELINE_CONFIGS_DIR: CONFIGS, DATABASE_URL: '', OPENAI_ADMIN_KEY: SECRET };
   const cli = (args: string[], stdin = '') =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, [join(REPO, 'bin', 'pipeline.ts'), ...args], { env });

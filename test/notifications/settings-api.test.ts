@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
@@ -12,6 +9,7 @@ import { controlPlaneFactories } from '../support/control-planes.ts';
 import { cli } from '../support/server-process.ts';
 import { testApp } from '../support/test-app.ts';
 import { slackReceiver, webhookReceiver, type HttpReceiver } from './receivers.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 const SECRET = 'whsec_topsecret_0123456789abcdef_WXYZ';
 
@@ -161,7 +159,7 @@ for (const factory of controlPlaneFactories()) describe(`notification settings A
 test('pipeline notify: set a channel from a variable, show it as a hint, test-send it, read the history', async () => {
   const slack = await slackReceiver();
   try {
-    const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-notify-')), OPS_SLACK_URL: slack.url };
+    const env = { PIPELINE_DATA_DIR: await seededDataDir('cli-notify-'), OPS_SLACK_URL: slack.url };
     assert.equal((await cli(['org', 'create', 'acme'], env)).code, 0);
     const set = await cli(['notify', 'channel', 'set', 'acme', 'ops', '--kind', 'slack', '--url-env', 'OPS_SLACK_URL', '--events', 'pipeline_failure,pipeline_recovered,cost_alert', '--pipelines', 'demo/usage/daily_cost'], env);
     assert.equal(set.code, 0, set.stderr);

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { openControlPlane } from '../../src/store/open-control-plane.ts';
 import { cli } from '../support/server-process.ts';
+import { seededDataDir } from '../support/pglite-template.ts';
 
 const DEMO = 'sp_demo_1_generate_usage';
 
 test('pipeline procedures: files, sync (then nothing to sync), list, show, delete, audited as the CLI\'s; its mistakes said plainly', async () => {
-  const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-procedures-')) };
+  const env = { PIPELINE_DATA_DIR: await seededDataDir('cli-procedures-') };
   const run = async (...args: string[]) => cli(['procedures', ...args], env);
 
   const files = await run('files', '--json');

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { pgliteDb, postgresDb } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import type { ControlPlane } from '../../src/store/open-control-plane.ts';
+import { migratedPglite } from './pglite-template.ts';
 
 /**
  * The control planes a store test runs on: PGlite always, PostgreSQL too when
@@ -23,7 +23,7 @@ export function controlPlaneFactories(): ControlPlaneFactory[] {
 }
 
 export async function openPglite(): Promise<ControlPlane> {
-  const db = pgliteDb(await PGlite.create());
+  const db = pgliteDb(await migratedPglite());
   await migrate(db);
   return { db, mode: 'embedded', close: () => db.close() };
 }

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, ROOT_KEY, UNTHROTTLED } from './test-app.ts';
+import { seededDataDir } from './pglite-template.ts';
 
 export const BIN = join(REPO, 'bin', 'pipeline.ts');
 
@@ -30,7 +29,7 @@ export interface ServerProcess {
 /** `pipeline serve` (what `npm start` runs) on a free port of a fresh data folder. */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
   const port = String(20000 + Math.floor(Math.random() * 20000));
-  const env = { PIPELINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'served-')), PORT: port, HOST: '127.0.0.1', LOG_LEVEL: 'warn', CA_ROOT_API_KEY: ROOT_KEY, DATABASE_URL: '', ...UNTHROTTLED, ...extraEnv };
+  const env = { PIPELINE_DATA_DIR: await seededDataDir('served-'), PORT: port, HOST: '127.0.0.1', LOG_LEVEL: 'warn', CA_ROOT_API_KEY: ROOT_KEY, DATABASE_URL: '', ...UNTHROTTLED, ...extraEnv };
   const child = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO, env: { ...process.env, ...env } });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
