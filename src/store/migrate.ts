@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db.ts';
 
-const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
+/** The control plane's migration files; tests key their cached migrated database on them. */
+export const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 
 /**
  * Applies `migrations/NNN_name.sql` in order, each once, inside one transaction per file.

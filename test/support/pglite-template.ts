@@ -5,10 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteDb } from '../../src/store/db.ts';
-import { migrate } from '../../src/store/migrate.ts';
+import { migrate, MIGRATIONS_DIR } from '../../src/store/migrate.ts';
 import { REPO } from './test-app.ts';
-
-const MIGRATIONS = join(REPO, 'src', 'store', 'migrations');
 
 /**
  * A migrated, empty control plane as PGlite's own data-folder dump, made once per PGlite
@@ -16,10 +14,10 @@ const MIGRATIONS = join(REPO, 'src', 'store', 'migrations');
  * (2-5 s on this machine, in every test process and every fresh CLI data folder); loading
  * this dump takes about 0.4 s. The tests still run `migrate` on it, which finds nothing to do.
  */
-async function templatePath(): Promise<string> {
+async function makeTemplate(): Promise<string> {
   const hash = createHash('sha256');
   hash.update(JSON.parse(readFileSync(join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')).version);
-  for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(join(MIGRATIONS, file)));
+  for (const file of readdirSync(MIGRATIONS_DIR).sort()) hash.update(file).update(readFileSync(join(MIGRATIONS_DIR, file)));
   const path = join(tmpdir(), `pipeline-test-control-plane-${hash.digest('hex').slice(0, 16)}.tar`);
   if (existsSync(path)) return path;
   const pglite = await PGlite.create();
@@ -33,9 +31,15 @@ async function templatePath(): Promise<string> {
   return path;
 }
 
+// Once per process: the hash, the dump (made or found) and its bytes.
+let template: Promise<string> | undefined;
+const templatePath = () => (template ??= makeTemplate());
+let templateBytes: Promise<Blob> | undefined;
+
 /** An in-memory PGlite holding the migrated template. */
 export async function migratedPglite(): Promise<PGlite> {
-  return PGlite.create({ loadDataDir: new Blob([readFileSync(await templatePath())]) });
+  templateBytes ??= templatePath().then((path) => new Blob([readFileSync(path)]));
+  return PGlite.create({ loadDataDir: await templateBytes });
 }
 
 /**

@@ -26,7 +26,7 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** `pipeline serve` (what `npm start` runs) on a free port of a fresh data folder. */
+/** `pipeline serve` (what `npm start` runs) on a free port of a new data folder (control plane already migrated: seededDataDir). */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
   const port = String(20000 + Math.floor(Math.random() * 20000));
   const env = { PIPELINE_DATA_DIR: await seededDataDir('served-'), PORT: port, HOST: '127.0.0.1', LOG_LEVEL: 'warn', CA_ROOT_API_KEY: ROOT_KEY, DATABASE_URL: '', ...UNTHROTTLED, ...extraEnv };
