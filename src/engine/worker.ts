@@ -64,8 +64,11 @@ export function createWorker(deps: EngineDeps, options: WorkerOptions): Worker {
     }
   }
 
+  // A claimed run counts in `active` at once and executes from the next turn: the end statement
+  // that claimed it first hands its org's waiting ends to the next statement, which the pool
+  // sends only once this turn's promise work (the run's first steps, if it began now) is done.
   function start(claim: ClaimedRun): void {
-    const task = execute(claim).finally(() => {
+    const task = new Promise(setImmediate).then(() => execute(claim)).finally(() => {
       active.delete(task);
       fillAfterTurn();
     });

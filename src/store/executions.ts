@@ -116,8 +116,10 @@ const END_WRITES = `
   WITH ends AS (
     SELECT * FROM jsonb_to_recordset($2::jsonb) AS e(run_id uuid, worker_id text, claims int, status text, at timestamptz, error text, records bigint, from_status text, reason text)),
   dequeued AS (
+    -- The ANY bounds the scan by the primary key: estimating the ends as the 100 rows any
+    -- jsonb_to_recordset gets, the planner would rather hash the org's whole queue.
     DELETE FROM run_queue q USING ends e
-     WHERE q.org_slug = $1 AND q.run_id = e.run_id AND q.worker_id = e.worker_id AND q.claims = e.claims
+     WHERE q.org_slug = $1 AND q.run_id = ANY (ARRAY(SELECT run_id FROM ends)) AND q.run_id = e.run_id AND q.worker_id = e.worker_id AND q.claims = e.claims
     RETURNING q.run_id),
   ${JOURNAL_WRITES('dequeued', 3)},
   prior AS (SELECT run_id, holds_slot FROM pipeline_runs WHERE org_slug = $1 AND run_id IN (SELECT run_id FROM ends)),
@@ -154,13 +156,15 @@ const END_RUNS = `${END_WRITES} SELECT run_id::text AS run_id FROM dequeued`;
  */
 const CLAIM_RUNS = (p: number, exclude = 'FALSE') => `
   next AS (
-    SELECT org_slug, run_id FROM run_queue
+    SELECT ctid FROM run_queue
      WHERE (worker_id IS NULL OR lease_expires_at < now()) AND NOT (${exclude})
      ORDER BY lease_expires_at NULLS FIRST, priority_at
      LIMIT $${p + 4} FOR UPDATE SKIP LOCKED),
   claimed AS (
+    -- By ctid: the rows next locked cannot move before this update. Joined on the key instead,
+    -- a LIMIT of unknown size (the planner guesses a tenth of the queue) hashes the whole queue.
     UPDATE run_queue q SET worker_id = $${p}, lease_expires_at = now() + $${p + 1}::double precision * interval '1 millisecond', claims = q.claims + 1
-      FROM next WHERE q.org_slug = next.org_slug AND q.run_id = next.run_id
+     WHERE q.ctid = ANY (ARRAY(SELECT ctid FROM next))
     RETURNING q.org_slug, q.run_id, q.worker_id, q.claims),
   claim_prior AS (
     SELECT r.*, c.worker_id, c.claims FROM pipeline_runs r JOIN claimed c ON r.org_slug = c.org_slug AND r.run_id = c.run_id),
