@@ -179,10 +179,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
 /**
  * OPENAI_BASE_URL and ANTHROPIC_BASE_URL, read as the official SDKs read them; the endpoints of
- * the org sources' clients (AWS_ENDPOINT_URL_S3 as the AWS SDK names it; an S3-compatible store
- * or a test server, addressed path-style).
+ * the org sources' clients (AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_STS as the AWS SDK names
+ * them; an S3-compatible store or a test server, addressed path-style).
  */
-const BASE_URL_VARIABLES = { openai: 'OPENAI_BASE_URL', anthropic: 'ANTHROPIC_BASE_URL', gcs: 'GCS_API_ENDPOINT', s3: 'AWS_ENDPOINT_URL_S3', bigquery: 'BIGQUERY_API_ENDPOINT' } as const;
+const BASE_URL_VARIABLES = { openai: 'OPENAI_BASE_URL', anthropic: 'ANTHROPIC_BASE_URL', gcs: 'GCS_API_ENDPOINT', s3: 'AWS_ENDPOINT_URL_S3', sts: 'AWS_ENDPOINT_URL_STS', bigquery: 'BIGQUERY_API_ENDPOINT' } as const;
 
 function providerBaseUrls(env: NodeJS.ProcessEnv, problems: string[]): Readonly<Record<string, string>> {
   const urls: Record<string, string> = {};

@@ -29,7 +29,7 @@ export interface ProcessorContext {
   sourceRoot: string;
   /** The run's bounded scratch folder, removed when the run ends: where gs://, s3:// and bq:// sources are downloaded (src/sources/scratch.ts). */
   scratch: RunScratch;
-  /** Provider API base URLs from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL under a credential's own base_url; the sources' GCS_API_ENDPOINT, AWS_ENDPOINT_URL_S3, BIGQUERY_API_ENDPOINT). */
+  /** Provider API base URLs from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL under a credential's own base_url; the sources' GCS_API_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, BIGQUERY_API_ENDPOINT). */
   providerBaseUrls: Readonly<Record<string, string>>;
   logger: Logger;
   /** Aborted on timeout and on cancel: long work must pass it on or check it. */

@@ -48,18 +48,28 @@ export interface AwsAccessKeys {
   secretAccessKey: string;
   sessionToken?: string;
   region: string;
+  /** A role the keys assume (AWS STS AssumeRole) to read the bucket; its session keys sign the requests. */
+  role?: AwsRole;
 }
+
+export interface AwsRole {
+  arn: string;
+  /** The external id the role's trust policy asks of this service (a third party's guard against the confused deputy). */
+  externalId?: string;
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /**
  * Access keys as JSON: `{"access_key_id", "secret_access_key", "session_token"?}`, or the
  * `AccessKeyId` / `SecretAccessKey` / `SessionToken` spelling that `aws iam create-access-key` and
  * `aws sts` print. The region (metadata.region, us-east-1 by default) is where requests are
- * signed for; a bucket elsewhere is followed by its redirect.
+ * signed for; a bucket elsewhere is followed by its redirect. With metadata.role_arn (and
+ * metadata.external_id when the role's trust policy asks for one) the keys assume that role, the
+ * way a customer grants a vendor's account access to its bucket.
  */
 export function awsAccessKeys(credential: StoredCredential): AwsAccessKeys {
-  if (typeof credential.metadata.role_arn === 'string') {
-    throw refused(credential, "names a role (metadata.role_arn): assuming a role needs AWS STS (@aws-sdk/client-sts), which this service does not include; store the access keys of a user or session allowed to read the bucket");
-  }
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(credential.secret.reveal()) as Record<string, unknown>;
@@ -75,5 +85,16 @@ export function awsAccessKeys(credential: StoredCredential): AwsAccessKeys {
   }
   const region = credential.metadata.region ?? 'us-east-1';
   if (typeof region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) throw refused(credential, 'has a metadata.region that is not an AWS region such as eu-west-1');
-  return { accessKeyId, secretAccessKey, region, ...(sessionToken ? { sessionToken } : {}) };
+  const { role_arn: arn, external_id: externalId } = credential.metadata;
+  if (arn !== undefined && (typeof arn !== 'string' || !ROLE_ARN.test(arn))) throw refused(credential, 'has a metadata.role_arn that is not an IAM role ARN such as arn:aws:iam::111122223333:role/cur-reader');
+  if (externalId !== undefined && (arn === undefined || typeof externalId !== 'string' || !EXTERNAL_ID.test(externalId))) {
+    throw refused(credential, arn === undefined ? 'has a metadata.external_id but no metadata.role_arn to assume with it' : 'has a metadata.external_id that is not 2-1224 letters, digits or +=,.@:/-_');
+  }
+  return {
+    accessKeyId,
+    secretAccessKey,
+    region,
+    ...(sessionToken ? { sessionToken } : {}),
+    ...(typeof arn === 'string' ? { role: { arn, ...(typeof externalId === 'string' ? { externalId } : {}) } } : {}),
+  };
 }

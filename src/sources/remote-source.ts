@@ -15,7 +15,7 @@ export interface RemoteReadContext {
   /** The run's credentials of its own org only (ProcessorContext.credentials). */
   credentials: { get(provider: string): Promise<StoredCredential> };
   scratch: RunScratch;
-  /** GCS_API_ENDPOINT, AWS_ENDPOINT_URL_S3, BIGQUERY_API_ENDPOINT (ProcessorContext.providerBaseUrls). */
+  /** GCS_API_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS, BIGQUERY_API_ENDPOINT (ProcessorContext.providerBaseUrls). */
   endpoints: Readonly<Record<string, string>>;
   dates: { start: string; end: string };
   signal: AbortSignal;
@@ -47,7 +47,7 @@ export async function fetchObjects(
   if (source.scheme === 's3') {
     // The cloud SDKs load on first use: every CLI command and API process would pay for them at start (~0.4 s).
     const { s3Objects } = await import('./s3-objects.ts');
-    store = s3Objects(source.bucket, awsAccessKeys(credential), { endpoint: context.endpoints.s3, label });
+    store = s3Objects(source.bucket, awsAccessKeys(credential), { endpoint: context.endpoints.s3, stsEndpoint: context.endpoints.sts, sessionName: `finops-pipeline-${context.runId}`, label });
   } else {
     const key = googleServiceAccount(credential);
     const auth = serviceAccountAuthClient(key, { scope: GCS_SCOPE, label, signal: context.signal });

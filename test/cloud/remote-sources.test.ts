@@ -20,6 +20,7 @@ import { curSql } from '../../scripts/bench-cloud.ts';
 import { startGcsServer, type GcsTestServer } from '../support/gcs-server.ts';
 import { startGoogleOAuthServer, type GoogleOAuthTestServer } from '../support/google-oauth-server.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { startStsServer, type StsTestServer } from '../support/sts-server.ts';
 import { waitFor } from '../support/test-app.ts';
 import { duckdb, openCloudHarness, qualityOf, scratchDir, type CloudHarness } from './cloud-fixture.ts';
 
@@ -49,6 +50,7 @@ const jsonl = (rows: object[]) => rows.map((row) => JSON.stringify(row)).join('\
 describe('gs:// and s3:// sources with the org credential', () => {
   let h: CloudHarness;
   let s3: S3TestServer;
+  let sts: StsTestServer;
   let gcs: GcsTestServer;
   let oauth: GoogleOAuthTestServer;
   let dataDir: string;
@@ -60,9 +62,9 @@ describe('gs:// and s3:// sources with the org credential', () => {
 
   before(async () => {
     [s3, oauth] = await Promise.all([startS3Server(), startGoogleOAuthServer()]);
-    gcs = await startGcsServer(oauth);
+    [gcs, sts] = await Promise.all([startGcsServer(oauth), startStsServer(s3)]);
     dataDir = await scratchDir('remote-data');
-    h = await openCloudHarness('org_a', { PIPELINE_DATA_DIR: dataDir, AWS_ENDPOINT_URL_S3: s3.endpoint, GCS_API_ENDPOINT: gcs.apiEndpoint, SOURCE_SCRATCH_MAX_BYTES: String(64 * 2 ** 20) });
+    h = await openCloudHarness('org_a', { PIPELINE_DATA_DIR: dataDir, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ENDPOINT_URL_STS: sts.endpoint, GCS_API_ENDPOINT: gcs.apiEndpoint, SOURCE_SCRATCH_MAX_BYTES: String(64 * 2 ** 20) });
     await h.app.orgs.create('org_b', 'org_b', { plan: 'T', status: 'ACTIVE', daily_limit: 100, monthly_limit: 100, concurrent_limit: 2 });
     await h.app.credentials.set('org_a', { provider: 'aws', secret: JSON.stringify(KEY_A), metadata: { region: 'eu-west-1' } });
     await h.app.credentials.set('org_b', { provider: 'aws', secret: JSON.stringify(KEY_B) });
@@ -88,7 +90,7 @@ describe('gs:// and s3:// sources with the org credential', () => {
   });
   after(async () => {
     await h?.close();
-    await Promise.all([s3?.close(), gcs?.close(), oauth?.close()]);
+    await Promise.all([s3?.close(), sts?.close(), gcs?.close(), oauth?.close()]);
   });
 
   test("a CUR 2.0 export from s3:// by a glob over paginated listings, signed with the org's key", async () => {
@@ -245,11 +247,47 @@ describe('gs:// and s3:// sources with the org credential', () => {
     }
   });
 
+  test("a role the org's keys assume: its STS session keys read the bucket; a role that does not trust them, or a wrong external id, fails naming the role", async () => {
+    const VENDOR = { access_key_id: 'AKIAVENDOR0000000003', secret_access_key: 'vendor-secret-access-key-DO-NOT-SHOW' };
+    const ROLE = 'arn:aws:iam::111122223333:role/cur-reader';
+    sts.key(VENDOR.access_key_id, VENDOR.secret_access_key);
+    sts.role(ROLE, { trusts: [VENDOR.access_key_id], externalId: 'org-a-7f3c', buckets: ['org-a-cur'] });
+    const metadata = { region: 'eu-west-1', role_arn: ROLE, external_id: 'org-a-7f3c' };
+    await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'vendor', secret: JSON.stringify(VENDOR), metadata });
+    const fromSts = sts.requests.length;
+    const fromS3 = s3.requests.length;
+    const run = await h.run('aws/cost/billing', { ...MAY, credential_id: 'vendor', source_uri: 's3://org-a-cur/cur2/acme/data/**/*.parquet' });
+    assert.equal(run.status, 'completed', run.error ?? '');
+    const assumed = sts.requests.slice(fromSts);
+    assert.equal(assumed.length, 1, 'one session for the whole run');
+    assert.deepEqual({ ...assumed[0], issued: undefined }, { accessKeyId: VENDOR.access_key_id, roleArn: ROLE, roleSessionName: `finops-pipeline-${run.runId}`, externalId: 'org-a-7f3c', durationSeconds: 3600, status: 200, issued: undefined });
+    const read = s3.requests.slice(fromS3);
+    assert.ok(read.length >= 4, 'listed, then read three parts');
+    assert.ok(read.every((request) => request.accessKeyId === assumed[0]?.issued && request.status === 200), 'every S3 request signed by the session, with its token');
+    assert.ok((await h.app.runs.steps(h.org, run.runId)).every((step) => step.status === 'completed'));
+
+    await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'vendor', secret: JSON.stringify(VENDOR), metadata: { ...metadata, external_id: 'guessed-id' } });
+    const before = sts.requests.length;
+    const wrong = await h.run('aws/cost/billing', { ...MAY, credential_id: 'vendor', source_uri: 's3://org-a-cur/cur2/' });
+    assert.equal(wrong.status, 'failed');
+    assert.match(wrong.error ?? '', /s3:\/\/ with the org's aws credential "vendor": assuming role arn:aws:iam::111122223333:role\/cur-reader failed \(AccessDenied, HTTP 403: User: .* is not authorized to perform: sts:AssumeRole/);
+    assert.equal(sts.requests.length - before, 1, 'a refusal is not retried');
+    assert.ok(!(wrong.error ?? '').includes(VENDOR.secret_access_key));
+
+    // The org's own keys, trusted by no role: STS says so; a throttled STS is asked again.
+    await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'untrusted', secret: JSON.stringify(KEY_A), metadata: { role_arn: ROLE, external_id: 'org-a-7f3c' } });
+    sts.key(KEY_A.access_key_id, KEY_A.secret_access_key);
+    sts.fail({ status: 400, code: 'Throttling', message: 'Rate exceeded', times: 1 });
+    const untrusted = await h.run('aws/cost/billing', { ...MAY, credential_id: 'untrusted', source_uri: 's3://org-a-cur/cur2/' });
+    assert.match(untrusted.error ?? '', /assuming role arn:aws:iam::111122223333:role\/cur-reader failed \(AccessDenied, HTTP 403/);
+    assert.deepEqual(sts.requests.slice(-2).map((request) => request.status), [400, 403], 'throttled, asked again, refused');
+  });
+
   test('a credential that cannot read remote sources is refused naming what it needs', async () => {
-    await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'role', secret: JSON.stringify(KEY_A), metadata: { role_arn: 'arn:aws:iam::111122223333:role/cur-reader' } });
+    await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'role', secret: JSON.stringify(KEY_A), metadata: { role_arn: 'cur-reader' } });
     await h.app.credentials.set('org_a', { provider: 'aws', credentialId: 'text', secret: 'AKIA-not-json' });
     const role = await h.run('aws/cost/billing', { ...MAY, credential_id: 'role', source_uri: 's3://org-a-cur/cur2/' });
-    assert.match(role.error ?? '', /the org's aws credential "role" names a role \(metadata\.role_arn\): assuming a role needs AWS STS \(@aws-sdk\/client-sts\)/);
+    assert.match(role.error ?? '', /the org's aws credential "role" has a metadata\.role_arn that is not an IAM role ARN such as arn:aws:iam::111122223333:role\/cur-reader/);
     const text = await h.run('aws/cost/billing', { ...MAY, credential_id: 'text', source_uri: 's3://org-a-cur/cur2/' });
     assert.match(text.error ?? '', /the org's aws credential "text" is not JSON access keys/);
     assert.ok(!(text.error ?? '').includes('AKIA-not-json'));

@@ -47,8 +47,8 @@ export interface S3TestServer {
   endpoint: string;
   /** Every request answered, in order. */
   requests: S3Request[];
-  /** Registers an access key and the buckets it may read. */
-  grant(accessKeyId: string, secretAccessKey: string, buckets: string[]): void;
+  /** Registers an access key and the buckets it may read; a session's key also needs its token (x-amz-security-token). */
+  grant(accessKeyId: string, secretAccessKey: string, buckets: string[], sessionToken?: string): void;
   put(bucket: string, key: string, body: Buffer | string, options?: { contentEncoding?: string }): void;
   /** An object served from a file (benchmarks: nothing is held in memory). */
   putFile(bucket: string, key: string, path: string, options?: { contentEncoding?: string }): Promise<void>;
@@ -65,7 +65,7 @@ export interface S3TestServer {
 
 export async function startS3Server(): Promise<S3TestServer> {
   const buckets = new Map<string, Map<string, StoredObject>>();
-  const keys = new Map<string, { secret: string; buckets: Set<string> }>();
+  const keys = new Map<string, { secret: string; buckets: Set<string>; sessionToken?: string | undefined }>();
   const faults: S3Fault[] = [];
   const requests: S3Request[] = [];
   const tokens = new Map<string, string>();
@@ -98,8 +98,11 @@ export async function startS3Server(): Promise<S3TestServer> {
     record.accessKeyId = accessKeyId;
     const granted = keys.get(accessKeyId);
     if (!granted) return answer(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-    if ((await expectedSignature(req, url, rawPath, region, signedHeaders, accessKeyId, granted.secret)) !== signature) {
+    if ((await expectedSignature(req, { url, path: rawPath, region, service: 's3', signedHeaders, accessKeyId, secretAccessKey: granted.secret })) !== signature) {
       return answer(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+    }
+    if (granted.sessionToken !== undefined && (req.headers['x-amz-security-token'] !== granted.sessionToken || !signedHeaders.split(';').includes('x-amz-security-token'))) {
+      return answer(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
     }
 
     const operation = key === '' ? 'list' : 'get';
@@ -183,8 +186,8 @@ export async function startS3Server(): Promise<S3TestServer> {
     get abortedBodies() {
       return state.abortedBodies;
     },
-    grant(accessKeyId, secretAccessKey, names) {
-      keys.set(accessKeyId, { secret: secretAccessKey, buckets: new Set(names) });
+    grant(accessKeyId, secretAccessKey, names, sessionToken) {
+      keys.set(accessKeyId, { secret: secretAccessKey, buckets: new Set(names), sessionToken });
     },
     put(bucket, key, body, options = {}) {
       const bytes = Buffer.from(body);
@@ -214,18 +217,25 @@ function trickle(res: ServerResponse, body: Buffer, size: number) {
   }, 50);
 }
 
-/** The signature the SDK's signer gives the request's own signed headers with the key's secret. */
-async function expectedSignature(req: IncomingMessage, url: URL, path: string, region: string, signedHeaders: string, accessKeyId: string, secretAccessKey: string): Promise<string> {
-  const names = signedHeaders.split(';');
+/**
+ * The signature the SDK's signer gives the request's own signed headers with the key's secret;
+ * `body` for a request whose payload is signed by its hash (STS's form posts).
+ */
+export async function expectedSignature(
+  req: IncomingMessage,
+  request: { url: URL; path: string; region: string; service: string; signedHeaders: string; accessKeyId: string; secretAccessKey: string; body?: string },
+): Promise<string> {
+  const names = request.signedHeaders.split(';');
   const headers: Record<string, string> = {};
   for (const name of names) headers[name] = String(req.headers[name] ?? '');
   const amzDate = headers['x-amz-date'] ?? '';
   const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+  const { accessKeyId, secretAccessKey, region, service } = request;
+  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: service !== 's3', applyChecksum: false });
   const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) query[name] = value;
+  for (const [name, value] of request.url.searchParams) query[name] = value;
   const signed = await signer.sign(
-    { method: req.method ?? 'GET', protocol: 'http:', hostname: url.hostname, path, query, headers },
+    { method: req.method ?? 'GET', protocol: 'http:', hostname: request.url.hostname, path: request.path, query, headers, ...(request.body !== undefined ? { body: request.body } : {}) },
     { signingDate, unsignableHeaders: new Set(), signableHeaders: new Set(names) },
   );
   return /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ''))?.[1] ?? '';
