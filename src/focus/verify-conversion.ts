@@ -32,7 +32,7 @@ export interface Reconciliation {
  * `reconcile.source` in BigQuery's SQL.
  */
 export function verifyConversion(checks: ConversionChecks, params: SqlParams, record: (results: QualityResult[]) => void, dialect: FocusSqlDialect = DUCKDB_FOCUS_SQL) {
-  return async (context: VerifyContext & { columns?: readonly { name: string; type: string }[] }): Promise<void> => {
+  return async (context: VerifyContext): Promise<void> => {
     const rules = await checkFocusTable(context, { table: insertedRows(context), provider: checks.provider, dialect, ...(context.columns ? { columns: context.columns } : {}) });
     record(rules.map(toQuality));
     const reconciliation = checks.reconcile ? await reconcile(context, checks.reconcile, params, dialect) : [];

@@ -274,7 +274,7 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
       const table = await schemaTable(dataset, 'cost_data_standard_1_3', 'focus/cost_data_standard_1_3');
       const dialect = bigQueryDialect(zeta, language, dataset, await filled([table], h.query), []);
       const source = (from: string, scale: string) => `SELECT BillingPeriodStart AS billing_period_start, BilledCost * ${scale} AS billed_cost, EffectiveCost AS effective_cost FROM ${from} WHERE x_SourceSystem = 'gcp'`;
-      const verify = async (sql: FocusSqlDialect, context: VerifyContext & { columns?: BqTable['columns'] }, scale: string) => {
+      const verify = async (sql: FocusSqlDialect, context: VerifyContext, scale: string) => {
         const recorded: QualityResult[] = [];
         const from = sql === BIGQUERY_FOCUS_SQL ? `\`${table.name}\`` : table.name;
         const outcome = await verifyConversion({ provider: 'gcp', reconcile: { source: source(from, scale), per_billing_period: true } }, {}, (results) => recorded.push(...results), sql)(context).then(() => 'committed', (error: Error) => error.message);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { openBigQueryWarehouse } from '../../src/warehouse/bigquery/bigquery-warehouse.ts';
-import type { BatchPartitionWrite, Warehouse } from '../../src/warehouse/warehouse.ts';
+import type { BatchPartitionWrite, VerifyContext, Warehouse } from '../../src/warehouse/warehouse.ts';
 import { startBigQueryServer, type BigQueryTestServer } from '../support/bigquery-server.ts';
 import { CONFIGS } from '../support/test-app.ts';
 
@@ -70,17 +70,28 @@ describe('BigQuery warehouse: rows from TypeScript through load jobs', () => {
     assert.deepEqual((await rows()).map((r) => `${r.q}:${r.x_run_id}`), Array(4).fill('2.000000000:run-2'));
   });
 
-  test('a check that fails before the commit leaves the old rows; the check reads exactly the staged rows', async () => {
+  test('a check that fails before the commit leaves the old rows; the check reads exactly the staged rows, and is told their columns', async () => {
     let seen: unknown;
+    let columns: VerifyContext['columns'];
     const failing = write(usageRows('3'), {
       lineage: { ...lineage, runId: 'run-3', ingestedAt: new Date('2026-02-03T10:00:00Z') },
       verify: async (check) => {
+        columns = check.columns;
         seen = await check.query(`SELECT count(*) AS n, SUM(usage_quantity) AS total FROM ${check.table} WHERE ${check.rows} AND x_run_id = @run`, { run: 'run-3' });
         throw new Error('rule failed');
       },
     });
     await assert.rejects(warehouse.replacePartitionFromBatches(failing), /rule failed/);
     assert.deepEqual(seen, [{ n: '4', total: '12.000000000' }]);
+    // BigQuery has no DESCRIBE: the FOCUS checks learn the staged table's columns from here.
+    assert.deepEqual(columns?.slice(0, 5), [
+      { name: 'usage_date', type: 'DATE' },
+      { name: 'team', type: 'STRING' },
+      { name: 'service', type: 'STRING' },
+      { name: 'usage_quantity', type: 'NUMERIC' },
+      { name: 'unit_price', type: 'NUMERIC' },
+    ]);
+    assert.deepEqual(columns?.slice(-2).map((column) => column.name), ['x_ingested_at', 'x_ingestion_date']);
     assert.deepEqual((await rows()).map((r) => r.x_run_id), Array(4).fill('run-2'));
   });
 

@@ -97,6 +97,7 @@ async function verifyAndCommit(deps: ReplaceDeps, write: PartitionWrite | BatchP
       table: qualified(write.dataset, staging),
       rows: 'TRUE',
       parts: [],
+      columns: stagingFields.map(({ name, type }) => ({ name, type })),
       all: (sql, params = []) => deps.query('verify', [...idParts, checks++], sql, params, write.dataset, signal),
       query: (sql, params = {}) => deps.query('verify', [...idParts, checks++], sql, params, write.dataset, signal),
     };
