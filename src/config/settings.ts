@@ -24,8 +24,8 @@ export interface Settings {
   readonly warehouseMemoryLimit: string | undefined;
   /** WAREHOUSE: the embedded DuckDB file, or BigQuery (a dataset per org; any number of worker processes). */
   readonly warehouse: 'duckdb' | 'bigquery';
-  /** BigQuery's project (BIGQUERY_PROJECT), location of datasets and jobs, and every query job's maximumBytesBilled. */
-  readonly bigquery: { readonly project: string | undefined; readonly location: string; readonly maximumBytesBilled: number | undefined };
+  /** BigQuery's project (BIGQUERY_PROJECT), location of datasets and jobs, every query job's maximumBytesBilled, and the dataset procedures are created in (BIGQUERY_PROCEDURES_DATASET). */
+  readonly bigquery: { readonly project: string | undefined; readonly location: string; readonly maximumBytesBilled: number | undefined; readonly proceduresDataset: string };
   readonly projectId: string;
   readonly logLevel: string;
   /** Runs one worker executes at once. */
@@ -132,6 +132,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       project: env.BIGQUERY_PROJECT || undefined,
       location: env.BIGQUERY_LOCATION || 'US',
       maximumBytesBilled: env.BIGQUERY_MAXIMUM_BYTES_BILLED ? int('BIGQUERY_MAXIMUM_BYTES_BILLED', 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
+      proceduresDataset: datasetName('BIGQUERY_PROCEDURES_DATASET', env.BIGQUERY_PROCEDURES_DATASET || 'organizations', problems),
     }),
     projectId: env.GCP_PROJECT_ID ?? 'local',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -207,6 +208,13 @@ function warehouseKind(value: string | undefined, problems: string[]): Settings[
   if (value === 'bigquery') return 'bigquery';
   problems.push(`WAREHOUSE must be duckdb or bigquery, got "${value}"`);
   return 'duckdb';
+}
+
+/** A BigQuery dataset id: letters, digits and underscores, at most 1024. */
+function datasetName(name: string, value: string, problems: string[]): string {
+  if (/^[A-Za-z0-9_]{1,1024}$/.test(value)) return value;
+  problems.push(`${name} must be a BigQuery dataset id (letters, digits and _), got "${value}"`);
+  return 'organizations';
 }
 
 /** A comma list of exact origins (`https://app.example.com`: no path, no trailing slash), or `*` alone. */

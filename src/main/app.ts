@@ -192,6 +192,7 @@ export async function openWarehouse(settings: Settings, instead?: string): Promi
       configsDir: settings.configsDir,
       apiEndpoint: settings.providerBaseUrls.bigquery,
       maximumBytesBilled: settings.bigquery.maximumBytesBilled,
+      proceduresDataset: settings.bigquery.proceduresDataset,
       scratchRoot: settings.dataDir,
       scratchMemoryLimit: settings.warehouseMemoryLimit,
     });

@@ -110,18 +110,36 @@ export function sqlIdentifiers(variables: Readonly<Record<string, string>>): Sql
  * telling the author to bind it: the value would otherwise become SQL.
  */
 export function resolveSqlTemplates(sql: string, identifiers: SqlIdentifiers, where: string): string {
+  return sqlTemplateParts(sql, where)
+    .map((part) => {
+      if ('text' in part) return part.text;
+      const value = identifiers[part.name] as string | undefined;
+      if (value === undefined) throw new InputError(`SQL in ${where} names {${part.name}}, which this run has no value for`, { field: part.name });
+      if (!SAFE_IDENTIFIER_VALUE.test(value)) throw new InputError(`SQL in ${where} names {${part.name}}, whose value is not an identifier (letters, digits, _ and - only)`, { field: part.name });
+      return value;
+    })
+    .join('');
+}
+
+/**
+ * SQL text cut at its identifier templates: the literal text, and between it the names spliced
+ * there (resolveSqlTemplates puts the run's values in; a BigQuery procedure builds each statement
+ * from its arguments). A template naming anything else is refused: its value would become SQL.
+ */
+export function sqlTemplateParts(sql: string, where: string): ({ text: string } | { name: SqlIdentifierName })[] {
+  const parts: ({ text: string } | { name: SqlIdentifierName })[] = [];
   const refused = new Set<string>();
-  const resolved = sql.replace(TEMPLATE, (match, a?: string, b?: string, c?: string) => {
-    const name = (a ?? b ?? c) as string;
+  let at = 0;
+  for (const match of sql.matchAll(TEMPLATE)) {
+    const name = (match[1] ?? match[2] ?? match[3]) as string;
     if (!(SQL_IDENTIFIERS as readonly string[]).includes(name)) {
       refused.add(name);
-      return match;
+      continue;
     }
-    const value = identifiers[name as SqlIdentifierName] as string | undefined;
-    if (value === undefined) throw new InputError(`SQL in ${where} names {${name}}, which this run has no value for`, { field: name });
-    if (!SAFE_IDENTIFIER_VALUE.test(value)) throw new InputError(`SQL in ${where} names {${name}}, whose value is not an identifier (letters, digits, _ and - only)`, { field: name });
-    return value;
-  });
+    if (match.index > at) parts.push({ text: sql.slice(at, match.index) });
+    parts.push({ name: name as SqlIdentifierName });
+    at = match.index + match[0].length;
+  }
   if (refused.size > 0) {
     const names = [...refused];
     throw new InputError(
@@ -129,7 +147,8 @@ export function resolveSqlTemplates(sql: string, identifiers: SqlIdentifiers, wh
       { field: names[0] },
     );
   }
-  return resolved;
+  if (at < sql.length) parts.push({ text: sql.slice(at) });
+  return parts;
 }
 
 /** Marks a config field as SQL text: its templates resolve with the identifiers only (resolveStepConfig). */

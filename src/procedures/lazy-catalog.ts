@@ -15,7 +15,7 @@ export function lazyProcedureCatalog(open: () => Promise<Warehouse>): ProcedureC
     return (await opened).procedures;
   };
   return {
-    check: async (sql, signal) => (await catalog()).check(sql, signal),
+    check: async (sql, sample, signal) => (await catalog()).check(sql, sample, signal),
     register: async (name, sql, signal) => (await catalog()).register(name, sql, signal),
     drop: async (name, signal) => (await catalog()).drop(name, signal),
     async close() {

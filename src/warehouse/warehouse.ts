@@ -93,13 +93,15 @@ export interface ProcedureCatalog {
   /**
    * Refuses SQL this warehouse would not run, with an UnprocessableError naming the statement
    * and the problem (never the engine's own message with its excerpt). `sql` is the procedure's
-   * text with its templates resolved to sample identifiers (`{org_dataset}` and the like).
+   * text with its templates resolved to a sample run's identifiers, `{org_dataset}` to
+   * `sample.dataset`, which exists for no org (tables are bound when a run executes it);
+   * `sample.variables` are that run's values, for the parameters a check must bind.
    */
-  check(sql: string, signal?: AbortSignal): Promise<void>;
+  check(sql: string, sample: { dataset: string; variables: Readonly<Record<string, string>> }, signal?: AbortSignal): Promise<void>;
   /**
    * Makes a checked procedure the one runs use, replacing any before it. `sql` is the text as
-   * registered, templates unresolved. BigQuery: CREATE OR REPLACE PROCEDURE in the organizations
-   * dataset. DuckDB has no stored procedures: runs read the registered text from the control plane.
+   * registered, templates unresolved. BigQuery: CREATE OR REPLACE PROCEDURE in the procedures
+   * dataset (`organizations`), callable with the org's dataset and the run's values. DuckDB has no stored procedures: runs read the registered text from the control plane.
    */
   register(name: string, sql: string, signal?: AbortSignal): Promise<void>;
   /** Removes a registered procedure from the warehouse (nothing to remove on DuckDB). */

@@ -73,4 +73,7 @@ test('production refuses weak settings, naming each problem', async () => {
     /CA_ROOT_API_KEY must be at least 32 characters/.test(error.message) && /KMS_KEY_NAME is required/.test(error.message) && /DATABASE_URL is required/.test(error.message));
   assert.equal(loadSettings({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: 'k'.repeat(40), KMS_KEY_NAME: 'projects/p/locations/l/keyRings/r/cryptoKeys/k', DATABASE_URL: 'postgres://x' }).env, 'prod');
   assert.throws(() => loadSettings({ PORT: 'eighty' }), /PORT must be an integer/);
+  assert.equal(loadSettings({}).bigquery.proceduresDataset, 'organizations');
+  assert.equal(loadSettings({ BIGQUERY_PROCEDURES_DATASET: 'finops_procs' }).bigquery.proceduresDataset, 'finops_procs');
+  assert.throws(() => loadSettings({ BIGQUERY_PROCEDURES_DATASET: 'procs; DROP' }), /BIGQUERY_PROCEDURES_DATASET must be a BigQuery dataset id \(letters, digits and _\), got "procs; DROP"/);
 });

@@ -157,25 +157,30 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     const query = String(config.query);
     const params = bindValues(config.queryParameters as never);
     await withConnection(async (c) => {
+      // A procedure is kept as sent, by `dataset.name`: its body is BigQuery scripting DuckDB does not run.
+      const procedure = /^\s*(CREATE\s+OR\s+REPLACE|CREATE|DROP)\s+PROCEDURE\s+(?:IF\s+EXISTS\s+)?`([^`]+)`/i.exec(query);
+      if (procedure) {
+        const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(query));
+        if (fault) {
+          fault.times--;
+          throw fail(400, fault.reason, fault.message);
+        }
+        if (/^DROP/i.test(procedure[1] as string)) procedures.delete(procedure[2] as string);
+        else procedures.set(procedure[2] as string, query.trim());
+        job.resource.status = { state: 'DONE' };
+        return;
+      }
       const translated = translate(query);
       const bytes = await estimateBytes(c, translated);
       const limit = config.maximumBytesBilled ? Number(config.maximumBytesBilled) : undefined;
       if (limit !== undefined && bytes.billed > limit) throw fail(400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${limit}. ${bytes.billed} or higher required.`);
       let inTransaction = false;
       try {
-        // A procedure's body holds statements of its own: the whole CREATE PROCEDURE is one statement.
-        const statements = /^\s*CREATE\s+(OR\s+REPLACE\s+)?PROCEDURE\b/i.test(translated) ? [translated.trim()] : splitStatements(translated);
-        for (const statement of statements) {
+        for (const statement of splitStatements(translated)) {
           const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(statement));
           if (fault) {
             fault.times--;
             throw fail(400, fault.reason, fault.message);
-          }
-          if (/^(CREATE\s+(OR\s+REPLACE\s+)?PROCEDURE|DROP\s+PROCEDURE)/i.test(statement)) {
-            const name = /PROCEDURE\s+(?:IF\s+EXISTS\s+)?("[^"]+"\."[^"]+")/i.exec(statement)?.[1] ?? '';
-            if (/^DROP/i.test(statement)) procedures.delete(name);
-            else procedures.set(name, statement);
-            continue;
           }
           if (/^BEGIN\s+TRANSACTION$/i.test(statement)) inTransaction = true;
           if (/^COMMIT\s+TRANSACTION$/i.test(statement)) inTransaction = false;
@@ -263,16 +268,25 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     return job;
   }
 
+  /**
+   * A dry run as BigQuery's: the whole script parsed first (a syntax error is invalidQuery), then
+   * each statement bound, where a dataset that does not exist is notFound, as BigQuery words it.
+   */
   async function dryRunCheck(job: StoredJob): Promise<void> {
     const query = String(((job.resource.configuration as Record<string, unknown>).query as Record<string, unknown>).query);
+    const statements = splitStatements(translate(query));
     await withConnection(async (c) => {
-      for (const statement of splitStatements(translate(query))) {
-        if (/^(CREATE\s+(OR\s+REPLACE\s+)?PROCEDURE|DROP\s+PROCEDURE)/i.test(statement)) continue;
+      for (const statement of statements) {
         try {
           await c.extractStatements(statement);
         } catch (error) {
           throw fail(400, 'invalidQuery', `Syntax error: ${(error as Error).message.split('\n')[0]}`);
         }
+      }
+      for (const statement of statements) {
+        const named = [...statement.matchAll(/\b(?:FROM|JOIN|INTO|TABLE|UPDATE|MERGE|FUNCTION)\s+"?([A-Za-z_][\w-]*)"?\."?[A-Za-z_]\w*/gi)].map((match) => match[1] as string);
+        const missing = named.find((dataset) => !datasets.has(dataset));
+        if (missing) throw fail(404, 'notFound', `Not found: Dataset ${projectId}:${missing} was not found in location US`);
       }
     });
   }

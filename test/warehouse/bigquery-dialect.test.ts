@@ -6,7 +6,7 @@
  * holds, and must give the rows the DuckDB form wrote, row for row.
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkFocusFile } from '../../src/focus/check-focus-file.ts';
@@ -24,6 +24,7 @@ import { CONFIGS, REPO } from '../support/test-app.ts';
 import { startZetaSql, zetasqlBinary, type ZetaSql } from '../support/zetasql-service.ts';
 import { assertSameChecks, bigQueryDialect, canonicalRows, procedureStatements, readAsText, schemaTable, sqlRunner, stagedTable, zetaSqlRunner, type BigQueryDialect, type Query } from './dialect-harness.ts';
 import { bigQueryLanguage, parseRoutine, type BqTable } from './zetasql-catalog.ts';
+import { procedureDefinition } from '../../src/warehouse/bigquery/procedure-catalog.ts';
 
 const binary = zetasqlBinary();
 const ORG = 'acme';
@@ -67,6 +68,30 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     await assert.rejects(dialect.analyze('SELECT ARRAY_TRANSFORM([1, 2], x -> x + 1) AS a', {}), /ARRAY_TRANSFORM/);
     await assert.rejects(dialect.analyze('SELECT CAST(1 AS INT32) AS a', {}), /INT32/);
     await dialect.analyze("SELECT ARRAY_LENGTH(SPLIT('a/b', '/')) AS a", {});
+  });
+
+  test('every procedure as BigQuery keeps it (CREATE PROCEDURE, a statement per EXECUTE IMMEDIATE) parses as a BigQuery script', async () => {
+    const files = (await readdir(PROCEDURES, { recursive: true })).map(String).filter((file) => file.endsWith('.bigquery.sql'));
+    assert.ok(files.length >= 15, files.join(', '));
+    for (const file of files) {
+      const name = file.split('/').pop()!.replace(/\.bigquery\.sql$/, '');
+      const definition = procedureDefinition('organizations', name, await readFile(join(PROCEDURES, file), 'utf8'));
+      const parsed = await zeta.call<{ parsedScript?: { statementListNode?: { statementList?: Record<string, unknown>[] } } }>('Parse', { sqlStatement: definition, options: language, allowScript: true }).catch((error: Error) => {
+        throw new Error(`${file}: ${error.message}\n${definition.slice(0, 400)}`);
+      });
+      const statements = parsed.parsedScript?.statementListNode?.statementList ?? [];
+      assert.equal(statements.length, 1, `${file}: one CREATE PROCEDURE`);
+      assert.ok('astDdlStatementNode' in (statements[0] ?? {}), file);
+    }
+    // The arguments: the identifiers spliced, in SQL_IDENTIFIERS' order, then the parameters bound, by name.
+    const definition = procedureDefinition('organizations', 'sp_x', "SELECT @start_date AS s FROM {org_dataset}.t WHERE c = '{credential_id}' AND a = @credential_id;\nDELETE FROM ${org_dataset}.u WHERE d < @end_date");
+    assert.equal(
+      definition,
+      'CREATE OR REPLACE PROCEDURE `organizations.sp_x`(`org_dataset` STRING, `credential_id` STRING, `end_date` STRING, `start_date` STRING)\nBEGIN\n' +
+        '  EXECUTE IMMEDIATE CONCAT(r"""SELECT @start_date AS s FROM """, `org_dataset`, r""".t WHERE c = \'""", `credential_id`, r"""\' AND a = @credential_id""") USING `credential_id` AS `credential_id`, `start_date` AS `start_date`;\n' +
+        '  EXECUTE IMMEDIATE CONCAT(r"""DELETE FROM """, `org_dataset`, r""".u WHERE d < @end_date""") USING `end_date` AS `end_date`;\nEND',
+    );
+    await zeta.call('Parse', { sqlStatement: definition, options: language, allowScript: true });
   });
 
   /** The tables with the rows the DuckDB warehouse holds in them. */

@@ -157,17 +157,32 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
     assert.equal(warehouse.forStep?.({ orgSlug: 'acme', pipelineId: 'p', runId: 'r', stepId: 's' }).usage().jobs, 0, 'each step counts its own');
   });
 
-  test('procedures are checked by a dry run (a problem is the caller’s 422) and created in the organizations dataset', async () => {
-    await assert.rejects(warehouse.procedures.check('SELEC nonsense FROM'), (error: Error & { code?: string }) => {
+  const SAMPLE = { dataset: 'procedure_check_dev', variables: { start_date: '2026-01-01' } };
+  test('procedures are checked by a dry run (a problem is the caller’s 422, the sample dataset’s absence is not) and created in the organizations dataset, callable', async () => {
+    await assert.rejects(warehouse.procedures.check('SELEC nonsense FROM', SAMPLE), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'unprocessable_content');
       assert.match(error.message, /^the SQL is not valid BigQuery: /);
       return true;
     });
     const dryRun = jobInserts().at(-1)?.body as { configuration: { dryRun?: boolean } };
     assert.equal(dryRun.configuration.dryRun, true);
-    await warehouse.procedures.check('SELECT 1 AS one');
-    await warehouse.procedures.register('sp_demo_1_generate_usage', 'SELECT 1 AS one;');
-    assert.match(server.procedures.get('"organizations"."sp_demo_1_generate_usage"') ?? '', /^CREATE OR REPLACE PROCEDURE "organizations"\."sp_demo_1_generate_usage"\(\)\nBEGIN\nSELECT 1 AS one/);
+    await warehouse.procedures.check('SELECT 1 AS one', SAMPLE);
+    // BigQuery parsed it, then found no dataset of the sample org: tables are bound at run time.
+    await warehouse.procedures.check('SELECT team FROM procedure_check_dev.demo_usage_raw WHERE usage_date >= CAST(@start_date AS DATE)', SAMPLE);
+    // Any other dataset that is not there is the procedure's problem.
+    await assert.rejects(warehouse.procedures.check('SELECT 1 FROM elsewhere.t', SAMPLE), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'unprocessable_content');
+      assert.match(error.message, /elsewhere/);
+      return true;
+    });
+    await warehouse.procedures.register('sp_demo_1_generate_usage', 'DELETE FROM {org_dataset}.t WHERE d = @start_date;\nSELECT 1 AS one FROM {org_dataset}.t');
+    assert.equal(
+      server.procedures.get('organizations.sp_demo_1_generate_usage'),
+      'CREATE OR REPLACE PROCEDURE `organizations.sp_demo_1_generate_usage`(`org_dataset` STRING, `start_date` STRING)\nBEGIN\n' +
+        '  EXECUTE IMMEDIATE CONCAT(r"""DELETE FROM """, `org_dataset`, r""".t WHERE d = @start_date""") USING `start_date` AS `start_date`;\n' +
+        '  EXECUTE IMMEDIATE CONCAT(r"""SELECT 1 AS one FROM """, `org_dataset`, r""".t""");\nEND',
+    );
+    await assert.rejects(warehouse.procedures.register('sp_demo_1_generate_usage', 'SELECT {not_an_identifier}'), (error: Error & { code?: string }) => error.code === 'unprocessable_content' && /\{not_an_identifier\}/.test(error.message));
     await warehouse.procedures.drop('sp_demo_1_generate_usage');
     assert.equal(server.procedures.size, 0);
   });

@@ -27,6 +27,8 @@ export interface BigQueryWarehouseOptions {
   apiEndpoint?: string | undefined;
   /** Every query job's `maximumBytesBilled`: a job that would bill more fails instead of running. */
   maximumBytesBilled?: number | undefined;
+  /** Where procedures are created: the seeds' central dataset, `organizations` by default. */
+  proceduresDataset?: string | undefined;
   /** Where the private scratch DuckDB's folder is made; the OS temp folder by default. */
   scratchRoot?: string | undefined;
   scratchMemoryLimit?: string | undefined;
@@ -172,8 +174,9 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
     const warehouse: StepWarehouse = {
       dialect: 'bigquery',
       procedures: bigQueryProcedureCatalog({
-        query: async (kind, idParts, sql, { dryRun, signal }) => {
-          await queryJob(jobsFor(usage), kind, idParts, sql, {}, undefined, labelsFor(), signal, dryRun);
+        dataset: options.proceduresDataset ?? 'organizations',
+        query: async (kind, idParts, sql, { params, dryRun, signal }) => {
+          await queryJob(jobsFor(usage), kind, idParts, sql, params ?? {}, undefined, labelsFor(), signal, dryRun);
         },
         ensureDataset: async (dataset) => {
           await runner.createDataset(dataset);
