@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { ProcessorError } from '../shared/errors.ts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { ProcessorError } from '../shared/errors.ts';
 import type { AwsAccessKeys, AwsRole } from './cloud-credentials.ts';
 import type { ObjectStore } from './object-store.ts';
 import { retrying } from './retry.ts';

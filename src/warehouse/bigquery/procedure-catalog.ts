@@ -24,7 +24,6 @@ export function bigQueryProcedureCatalog(deps: ProcedureCatalogDeps): ProcedureC
     if (error instanceof ProcessorError && !error.retryable) throw new UnprocessableError(error.message.replace(/^BigQuery [^:]+ failed: /, ''), { field: 'sql', cause: error });
     throw error;
   };
-  const qualified = (name: string) => `\`${deps.dataset}.${assertIdentifier('procedure', name)}\``;
   return {
     async check(sql, sample, signal) {
       if (sql.trim() === '') throw new UnprocessableError('the procedure holds no SQL statement', { field: 'sql' });
@@ -50,14 +49,14 @@ export function bigQueryProcedureCatalog(deps: ProcedureCatalogDeps): ProcedureC
       await deps.query('procedure', [name, randomUUID()], definition, { signal }).catch(unprocessable);
     },
     async drop(name, signal) {
-      await deps.query('procedure', [name, randomUUID()], `DROP PROCEDURE IF EXISTS ${qualified(name)}`, { signal });
+      await deps.query('procedure', [name, randomUUID()], `DROP PROCEDURE IF EXISTS ${qualified(deps.dataset, name)}`, { signal });
     },
   };
 }
 
 /**
- * A procedure as BigQuery keeps it, callable the way the seeds call theirs:
- * `CALL organizations.sp_genai_2_calculate_costs('acme_prod', '2026-05-01', '2026-05-31', ...)`.
+ * A procedure as BigQuery keeps it, callable the way the seeds call theirs,
+ * `CALL \`organizations.sp_genai_3_convert_to_focus\`('acme_prod', ...)` (docs/procedures.md).
  * Its arguments, all STRING as a run's variables are, are the identifiers its text splices
  * (`{org_dataset}`, in SQL_IDENTIFIERS' order), then the parameters it binds (`@start_date`, in
  * name order); a name that is both is one argument. Each statement runs by EXECUTE IMMEDIATE,
@@ -75,8 +74,10 @@ export function procedureDefinition(dataset: string, name: string, sql: string):
     const text = pieces.length === 1 ? pieces[0] : `CONCAT(${pieces.join(', ')})`;
     return `  EXECUTE IMMEDIATE ${text}${params.length > 0 ? ` USING ${params.map((param) => `\`${param}\` AS \`${param}\``).join(', ')}` : ''};`;
   });
-  return `CREATE OR REPLACE PROCEDURE \`${dataset}.${assertIdentifier('procedure', name)}\`(${args.map((arg) => `\`${arg}\` STRING`).join(', ')})\nBEGIN\n${body.join('\n')}\nEND`;
+  return `CREATE OR REPLACE PROCEDURE ${qualified(dataset, name)}(${args.map((arg) => `\`${arg}\` STRING`).join(', ')})\nBEGIN\n${body.join('\n')}\nEND`;
 }
+
+const qualified = (dataset: string, name: string) => `\`${dataset}.${assertIdentifier('procedure', name)}\``;
 
 /** A BigQuery string literal of the text as it is: a raw triple-quoted one when the text allows, else escaped. */
 function stringLiteral(text: string): string {
