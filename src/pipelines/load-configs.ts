@@ -102,7 +102,7 @@ export async function loadPipelineConfigs(configsDir: string, processors: Proces
     content.steps.forEach((step, i) => {
       const validate = validatorFor(step.ps_type);
       if (!validate) return fail(['steps', i, 'ps_type'], `unknown processor "${step.ps_type}"; expected one of ${processors.types().join(', ')}`);
-      if (!validate(step.config ?? {})) for (const error of validate.errors ?? []) fail(['steps', i, 'config', ...errorPath(error)], describe(error));
+      if (!validate(step.config ?? {})) for (const error of branchErrors(validate.errors ?? [])) fail(['steps', i, 'config', ...errorPath(error)], describe(error));
     });
     for (const problem of planProblems(content.steps)) fail(problem.path.split(/[.[\]]/).filter(Boolean).map((part) => (/^\d+$/.test(part) ? Number(part) : part)), problem.message);
     const pipeline: PipelineConfig = { ...content, route, file: name };

@@ -1,7 +1,7 @@
-import type { TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Type, type StringOptions } from '@sinclair/typebox';
 import { addDays } from '../shared/clock.ts';
-import { InputError } from '../shared/errors.ts';
+import { InputError, ProcessorError } from '../shared/errors.ts';
 
 /** `{{var}}`, `${var}` and `{var}`, the three spellings the seeds use (FR-PIP-006). */
 const TEMPLATE = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}|\$\{([a-z_][a-z0-9_]*)\}|\{([a-z_][a-z0-9_]*)\}/gi;
@@ -154,9 +154,33 @@ export function sqlTemplateParts(sql: string, where: string): ({ text: string } 
 /** Marks a config field as SQL text: its templates resolve with the identifiers only (resolveStepConfig). */
 const SQL_TEXT = 'x-sql-text';
 
-/** The schema of a step config field holding SQL (a query, a reconciliation's SELECT). */
+const sqlString = (options: StringOptions) => Type.String({ minLength: 1, ...options, [SQL_TEXT]: true });
+
+/**
+ * The schema of a step config field holding SQL (a query, a reconciliation's SELECT): one string
+ * in the warehouse's dialect, or a form per dialect (`duckdb:`, `bigquery:`) for a pipeline that
+ * runs on either warehouse, as the shipped ones do.
+ */
 export function sqlText(options: StringOptions = {}) {
-  return Type.String({ minLength: 1, ...options, [SQL_TEXT]: true });
+  return Type.Union([
+    sqlString(options),
+    Type.Object(
+      { duckdb: Type.Optional(sqlString({ description: "DuckDB's SQL ($params)" })), bigquery: Type.Optional(sqlString({ description: "BigQuery's SQL (@params)" })) },
+      { additionalProperties: false, minProperties: 1, description: `${options.description ?? 'the SQL'}, in each warehouse's dialect` },
+    ),
+  ]);
+}
+
+export type SqlText = Static<ReturnType<typeof sqlText>>;
+
+/** A sqlText field's SQL for the warehouse's dialect (one string is that dialect's); none is a step failure naming the field. */
+export function sqlInDialect(text: SqlText, dialect: 'duckdb' | 'bigquery', field: string): string {
+  if (typeof text === 'string') return text;
+  const sql = text[dialect];
+  if (sql === undefined) {
+    throw new ProcessorError(`the step's ${field} has no ${dialect} form (it gives ${Object.keys(text).join(', ')}); this warehouse runs ${dialect} SQL: add \`${dialect}: |\` beside it`, { retryable: false });
+  }
+  return sql;
 }
 
 /**

@@ -4,7 +4,8 @@ import { planProblems } from '../../src/engine/plan.ts';
 import { retryDecision } from '../../src/engine/retry-policy.ts';
 import { resolveRunParameters } from '../../src/engine/run-parameters.ts';
 import type { PipelineConfig } from '../../src/pipelines/config-schema.ts';
-import { resolveTemplates, runVariables } from '../../src/pipelines/templates.ts';
+import { resolveStepConfig, resolveTemplates, runVariables, sqlInDialect } from '../../src/pipelines/templates.ts';
+import { localBqTransformer } from '../../src/processors/generic/local-bq-transformer.ts';
 import { InputError, ProcessorError } from '../../src/shared/errors.ts';
 import { splitStatements } from '../../src/warehouse/split-statements.ts';
 
@@ -76,4 +77,18 @@ test('production refuses weak settings, naming each problem', async () => {
   assert.equal(loadSettings({}).bigquery.proceduresDataset, 'organizations');
   assert.equal(loadSettings({ BIGQUERY_PROCEDURES_DATASET: 'finops_procs' }).bigquery.proceduresDataset, 'finops_procs');
   assert.throws(() => loadSettings({ BIGQUERY_PROCEDURES_DATASET: 'procs; DROP' }), /BIGQUERY_PROCEDURES_DATASET must be a BigQuery dataset id \(letters, digits and _\), got "procs; DROP"/);
+});
+
+test('SQL of a step is one string in the warehouse\'s dialect, or a form per dialect; a missing form fails naming the field', () => {
+  assert.equal(sqlInDialect('SELECT 1', 'bigquery', 'query'), 'SELECT 1');
+  const both = { duckdb: 'SELECT $a', bigquery: 'SELECT @a' };
+  assert.equal(sqlInDialect(both, 'duckdb', 'query'), 'SELECT $a');
+  assert.equal(sqlInDialect(both, 'bigquery', 'query'), 'SELECT @a');
+  assert.throws(() => sqlInDialect({ duckdb: 'SELECT 1' }, 'bigquery', 'focus.reconcile.source'), (error: ProcessorError) =>
+    !error.retryable && error.message === "the step's focus.reconcile.source has no bigquery form (it gives duckdb); this warehouse runs bigquery SQL: add `bigquery: |` beside it");
+  // Each form's templates resolve with the identifiers only, as a single string's do.
+  const variables = runVariables({ orgSlug: 'acme', env: 'dev', projectId: 'p', runId: 'r', pipelineId: 'x', credentialId: 'default', startDate: '2026-01-01', endDate: '2026-01-01', requestedOn: '2026-01-01', parameters: { region: 'eu' } });
+  const config = { target_table: 't', schema: 's', query: { duckdb: 'SELECT * FROM {org_dataset}.u', bigquery: 'SELECT * FROM `{org_dataset}.u`' } };
+  assert.deepEqual(resolveStepConfig(config, localBqTransformer.configSchema, variables).query, { duckdb: 'SELECT * FROM acme_dev.u', bigquery: 'SELECT * FROM `acme_dev.u`' });
+  assert.throws(() => resolveStepConfig({ ...config, query: { bigquery: 'SELECT * FROM {region}.u' } }, localBqTransformer.configSchema, variables), /names \{region\} as a template/);
 });

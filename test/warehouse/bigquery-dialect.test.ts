@@ -25,6 +25,8 @@ import { startZetaSql, zetasqlBinary, type ZetaSql } from '../support/zetasql-se
 import { assertSameChecks, bigQueryDialect, canonicalRows, procedureStatements, readAsText, schemaTable, sqlRunner, stagedTable, zetaSqlRunner, type BigQueryDialect, type Query } from './dialect-harness.ts';
 import { bigQueryLanguage, parseRoutine, type BqTable } from './zetasql-catalog.ts';
 import { procedureDefinition } from '../../src/warehouse/bigquery/procedure-catalog.ts';
+import { parse as parseYaml } from 'yaml';
+import { resolveSqlTemplates, sqlIdentifiers } from '../../src/pipelines/templates.ts';
 
 const binary = zetasqlBinary();
 const ORG = 'acme';
@@ -136,6 +138,29 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     return rows.length;
   }
 
+  /** A shipped pipeline's SQL field (`pick` of a step's config) in both dialects, its templates resolved for the test org. */
+  async function pipelineSql(file: string, stepId: string, pick: (config: Record<string, any>) => { duckdb: string; bigquery: string }, variables: Record<string, string>) {
+    const { steps } = parseYaml(await readFile(join(CONFIGS, file), 'utf8')) as { steps: { step_id: string; config: Record<string, any> }[] };
+    const text = pick(steps.find((step) => step.step_id === stepId)?.config ?? {});
+    const identifiers = sqlIdentifiers(variables);
+    return { duckdb: resolveSqlTemplates(text.duckdb, identifiers, file), bigquery: resolveSqlTemplates(text.bigquery, identifiers, file) };
+  }
+
+  /** The BigQuery form analyses, and evaluates to the rows of the DuckDB form (compared as `types`). */
+  async function assertSameQuery(dialect: BigQueryDialect, sql: { duckdb: string; bigquery: string }, params: SqlParams, types: Record<string, string>): Promise<number> {
+    await dialect.analyze(sql.bigquery, params);
+    const { columns, rows } = await dialect.evaluate(sql.bigquery, params);
+    const names = columns.map((c) => c.name);
+    const duck = await warehouse.query(sql.duckdb, params);
+    assert.ok(duck.length > 0, 'DuckDB gives rows to compare with');
+    assert.deepEqual(Object.keys(duck[0] ?? {}), names, 'the same columns in the same order');
+    assert.deepEqual(canonicalRows(rows, names, types), canonicalRows(duck, names, types));
+    return rows.length;
+  }
+  const schemaTypes = async (schema: string) => Object.fromEntries((await loadTableSchema(CONFIGS, schema)).fields.map((f) => [f.name, f.type]));
+  const RECONCILED = { billed_cost: 'NUMERIC', effective_cost: 'NUMERIC' };
+  const reconcileSource = (config: Record<string, any>) => config.focus.reconcile.source;
+
   describe('genai', () => {
     const pipeline = 'openai_payg';
     const variables = runVariables(pipeline, '2026-03-01', '2026-03-03');
@@ -213,6 +238,17 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
       const rows = await assertSameRows(dialect, await procedureStatements('genai/sp_genai_3_convert_to_focus', 'bigquery', variables), variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', where: `x_pipeline_id = '${pipeline}'` });
       assert.ok(rows >= 5, `${rows} FOCUS rows`);
     });
+
+    test("the pipelines' own SQL in BigQuery's form (the conversion's reconciliation, the unified summary) gives DuckDB's rows", async () => {
+      const costs = await schemaTable(DATASET, 'genai_payg_cost_daily', 'genai/genai_payg_cost_daily');
+      const dialect = bigQueryDialect(zeta, language, DATASET, await filled([costs]), []);
+      for (const file of ['genai/payg/openai.yml', 'genai/payg/anthropic.yml', 'genai/payg/gemini.yml']) {
+        await assertSameQuery(dialect, await pipelineSql(file, 'convert_to_focus', reconcileSource, variables), variables, RECONCILED);
+      }
+      const summary = await pipelineSql('genai/unified/consolidate.yml', 'summarise', (config) => config.query, variables);
+      const rows = await assertSameQuery(dialect, summary, variables, await schemaTypes('genai/genai_usage_cost_daily'));
+      assert.ok(rows >= 5, `${rows} summary rows`);
+    });
   });
 
   test('demo/sp_demo_1_generate_usage: analysed; evaluated to the same days, teams, services and prices (quantities are FARM_FINGERPRINT\'s, see the file)', async () => {
@@ -229,6 +265,12 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     assert.equal(rows.length, 4 * 4 * 3, '4 days x 4 teams x 3 services');
     assert.ok(rows.every((r) => Number(r.usage_quantity) >= 1 && Number(r.usage_quantity) < 1001));
     assert.deepEqual((await dialect.evaluate(select as string, variables)).rows, rows, 'the same run gives the same quantities');
+    // The pipeline's own cost queries, over the rows DuckDB generated.
+    const usage = bigQueryDialect(zeta, language, DATASET, await filled([await schemaTable(DATASET, 'demo_usage_raw', 'demo/demo_usage_raw')]), []);
+    for (const [step, schema] of [['cost_by_team', 'demo/demo_cost_daily_by_team'], ['cost_by_service', 'demo/demo_cost_daily_by_service']] as const) {
+      const count = await assertSameQuery(usage, await pipelineSql('demo/usage/daily_cost.yml', step, (config) => config.query, variables), variables, await schemaTypes(schema));
+      assert.equal(count, step === 'cost_by_team' ? 4 * 4 : 4 * 3, step);
+    }
   });
 
 
@@ -381,6 +423,8 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
       const daily = await schemaTable(DATASET, 'saas_subscription_costs_daily', 'subscription/saas_subscription_costs_daily');
       const dialect = bigQueryDialect(zeta, language, DATASET, await filled([daily]), []);
       await assertSameRows(dialect, await procedureStatements('subscription/sp_subscription_3_convert_to_focus', 'bigquery', variables), variables, { table: 'cost_data_standard_1_3', schema: 'focus/cost_data_standard_1_3', where: `x_pipeline_id = '${pipeline}'` });
+      // The conversion's reconciliation, in BigQuery's form, totals what DuckDB's does.
+      await assertSameQuery(dialect, await pipelineSql('subscription/costs/subscription_cost.yml', 'convert_to_focus', reconcileSource, variables), variables, RECONCILED);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { sqlText } from '../../pipelines/templates.ts';
+import { sqlInDialect, sqlText } from '../../pipelines/templates.ts';
 import { defineProcessor } from '../types.ts';
 
 const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$' });
@@ -30,7 +30,7 @@ export const localBqTransformer = defineProcessor({
         schema: config.schema,
         lineage: context.lineage,
         runDates: { start: context.startDate, end: context.endDate },
-        select: { sql: config.query, params: context.variables },
+        select: { sql: sqlInDialect(config.query, context.warehouse.dialect, 'query'), params: context.variables },
         ...(config.run_date_column ? { runDateColumn: config.run_date_column } : {}),
       },
       context.signal,

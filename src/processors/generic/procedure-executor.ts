@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { verifyConversion } from '../../focus/verify-conversion.ts';
 import { BIGQUERY_FOCUS_SQL, DUCKDB_FOCUS_SQL } from '../../focus/sql-dialect.ts';
-import { resolveSqlTemplates, sqlIdentifiers, sqlText } from '../../pipelines/templates.ts';
+import { resolveSqlTemplates, sqlIdentifiers, sqlInDialect, sqlText } from '../../pipelines/templates.ts';
 import { ProcessorError } from '../../shared/errors.ts';
 import { splitStatements } from '../../warehouse/split-statements.ts';
 import type { SqlParams } from '../../warehouse/warehouse.ts';
@@ -63,6 +63,11 @@ export const procedureExecutor = defineProcessor({
       context.logger.info({ procedure: config.procedure, statements: statements.length, ...ran }, 'procedure executed');
       return { rowsWritten: 0, tables: [], details: ran };
     }
+    const { focus } = config;
+    const checks = focus && {
+      provider: focus.provider,
+      ...(focus.reconcile ? { reconcile: { ...focus.reconcile, source: sqlInDialect(focus.reconcile.source, warehouse.dialect, 'focus.reconcile.source') } } : {}),
+    };
     const select = bound.pop();
     if (!select) throw new ProcessorError(`procedure ${config.procedure} is empty`, { retryable: false });
     const { rows } = await warehouse.replacePartition(
@@ -75,7 +80,7 @@ export const procedureExecutor = defineProcessor({
         setup: bound,
         select,
         ...(config.run_date_column ? { runDateColumn: config.run_date_column } : {}),
-        ...(config.focus ? { verify: verifyConversion(config.focus, params, context.recordQuality, context.warehouse.dialect === 'bigquery' ? BIGQUERY_FOCUS_SQL : DUCKDB_FOCUS_SQL) } : {}),
+        ...(checks ? { verify: verifyConversion(checks, params, context.recordQuality, warehouse.dialect === 'bigquery' ? BIGQUERY_FOCUS_SQL : DUCKDB_FOCUS_SQL) } : {}),
       },
       context.signal,
     );
