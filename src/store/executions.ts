@@ -161,8 +161,11 @@ const CLAIM_RUNS = (p: number, exclude = 'FALSE') => `
      ORDER BY lease_expires_at NULLS FIRST, priority_at
      LIMIT $${p + 4} FOR UPDATE SKIP LOCKED),
   claimed AS (
-    -- By ctid: the rows next locked cannot move before this update. Joined on the key instead,
-    -- a LIMIT of unknown size (the planner guesses a tenth of the queue) hashes the whole queue.
+    -- By ctid: joined on the key instead, a LIMIT of unknown size (the planner guesses a tenth
+    -- of the queue) hashes the whole queue. A locked row cannot move before this update, and one
+    -- changed between the snapshot and the lock would be skipped here (its ctid is the old one),
+    -- but every other writer of a claimable row (a claim, a heartbeat) leaves it unclaimable, so
+    -- the lock's recheck drops it from next first.
     UPDATE run_queue q SET worker_id = $${p}, lease_expires_at = now() + $${p + 1}::double precision * interval '1 millisecond', claims = q.claims + 1
      WHERE q.ctid = ANY (ARRAY(SELECT ctid FROM next))
     RETURNING q.org_slug, q.run_id, q.worker_id, q.claims),
