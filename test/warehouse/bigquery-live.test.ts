@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +24,7 @@ describe('BigQuery warehouse, live', { skip }, () => {
   const location = process.env.BIGQUERY_TEST_LOCATION || 'US';
   const dataset = `finops_live_${randomBytes(4).toString('hex')}_dev`;
   const lineage = { orgSlug: 'finops_live', pipelineId: 'demo_usage_daily_cost', credentialId: 'default', runId: `live-${randomBytes(4).toString('hex')}`, ingestedAt: new Date() };
+  const procedures = `finops_live_procedures_${randomBytes(4).toString('hex')}`;
   let warehouse: Warehouse;
   const write = (factor: number, overrides: Partial<PartitionWrite> = {}): PartitionWrite => ({
     dataset,
@@ -41,11 +43,12 @@ describe('BigQuery warehouse, live', { skip }, () => {
   const count = async () => Number((await warehouse.query(`SELECT count(*) AS n FROM \`${dataset}.demo_usage_raw\``))[0]?.n);
 
   before(async () => {
-    warehouse = await openBigQueryWarehouse({ projectId: project as string, location, configsDir: CONFIGS, maximumBytesBilled: 1024 ** 3 });
+    warehouse = await openBigQueryWarehouse({ projectId: project as string, location, configsDir: CONFIGS, maximumBytesBilled: 1024 ** 3, proceduresDataset: procedures });
   });
   after(async () => {
     await warehouse?.close();
-    await new BigQuery({ projectId: project as string, location }).dataset(dataset).delete({ force: true }).catch(() => undefined);
+    const client = new BigQuery({ projectId: project as string, location });
+    await Promise.all([dataset, procedures].map((name) => client.dataset(name).delete({ force: true }).catch(() => undefined)));
   });
 
   test('replace, re-run and zero-row replace of a partition in one transaction each', async () => {
@@ -66,6 +69,21 @@ describe('BigQuery warehouse, live', { skip }, () => {
     assert.deepEqual([result.rows, result.staged], [1, 1]);
     assert.ok((result.usage?.bytesLoaded ?? 0) > 0, 'the load job read the file');
     assert.deepEqual(await warehouse.query(`SELECT CAST(usage_quantity AS STRING) AS q FROM \`${dataset}.demo_usage_raw\``), [{ q: '12.345678901' }]);
+  });
+
+  test('a shipped procedure: checked by a dry run, registered as a procedure, CALLed, dropped', async () => {
+    const sql = await readFile(join(CONFIGS, 'system', 'procedures', 'demo', 'sp_demo_1_generate_usage.bigquery.sql'), 'utf8');
+    const variables = { start_date: '2026-01-01', end_date: '2026-01-02', teams: '2' };
+    await warehouse.procedures.check(sql, { dataset: 'procedure_check_dev', variables });
+    // A table of a sample org's dataset is not there: BigQuery parsed the text first, so that is not a problem.
+    await warehouse.procedures.check('SELECT team FROM procedure_check_dev.demo_usage_raw WHERE usage_date = CAST(@start_date AS DATE)', { dataset: 'procedure_check_dev', variables });
+    await assert.rejects(warehouse.procedures.check('SELEC 1', { dataset: 'procedure_check_dev', variables }), /not valid BigQuery/);
+    await warehouse.procedures.register('sp_demo_1_generate_usage', sql);
+    // (end_date, start_date, teams): the parameters it binds, by name.
+    const rows = await warehouse.query(`CALL \`${procedures}.sp_demo_1_generate_usage\`('2026-01-02', '2026-01-01', '2')`);
+    assert.equal(rows.length, 2 * 2 * 3, '2 days x 2 teams x 3 services');
+    await warehouse.procedures.drop('sp_demo_1_generate_usage');
+    await assert.rejects(warehouse.query(`CALL \`${procedures}.sp_demo_1_generate_usage\`('2026-01-02', '2026-01-01', '2')`), /not found|Not found/i);
   });
 
   test('invalid SQL is refused with BigQuery’s reason', async () => {
