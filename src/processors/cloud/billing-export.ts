@@ -72,6 +72,11 @@ export const billingExport = defineProcessor({
     }),
   async run(config, context) {
     const { warehouse } = context;
+    // The export is staged as DuckDB views over the files (export-view.ts): nothing to download
+    // for a warehouse that cannot read them, and a message instead of BigQuery's syntax error.
+    if (warehouse.dialect !== 'duckdb') {
+      throw new ProcessorError(`cloud billing exports are staged in the DuckDB warehouse only for now; this service's warehouse is ${warehouse.dialect} (WAREHOUSE): run the cloud pipelines on a service with WAREHOUSE=duckdb`, { retryable: false });
+    }
     const provider = config.provider as CloudProvider;
     const format = await declaredFormat(config.format, provider, context);
     const loads: { dataset: string; files: ExportFiles; columns: SourceColumn[]; reader: string }[] = [];
