@@ -1,7 +1,7 @@
 /**
  * npm run bench:engine (also `npm run bench`): what the engine costs per run, side by side with
  * graphile-worker on the same PostgreSQL (TEST_DATABASE_URL / BENCH_DATABASE_URL, or
- * 127.0.0.1:5432/test), in a database of its own that is dropped after. Interleaved, 3 rounds:
+ * 127.0.0.1:5432/test), in a database of its own that is dropped after. Interleaved, 3 rounds (BENCH_ROUNDS):
  *  - drain: 2,000 queued no-op runs (one no-op step) / jobs, one worker at concurrency 4;
  *  - latency: 100 runs / jobs sent one at a time to an idle worker in another process,
  *    enqueue -> start and enqueue -> complete, p50 / p99;
@@ -36,7 +36,7 @@ import { testProcessors } from '../test/support/test-processors.ts';
 
 const DRAIN = Number(process.env.BENCH_RUNS ?? 2000);
 const LATENCY = 100;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = 4;
 const LIMITS = { plan: 'BENCH', status: 'ACTIVE' as const, daily_limit: 100_000_000, monthly_limit: 100_000_000, concurrent_limit: 100_000_000 };
 const SELF = fileURLToPath(import.meta.url);
