@@ -2,6 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { Type, type StringOptions } from '@sinclair/typebox';
 import { addDays } from '../shared/clock.ts';
 import { InputError, ProcessorError } from '../shared/errors.ts';
+import type { Warehouse } from '../warehouse/warehouse.ts';
 
 /** `{{var}}`, `${var}` and `{var}`, the three spellings the seeds use (FR-PIP-006). */
 const TEMPLATE = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}|\$\{([a-z_][a-z0-9_]*)\}|\{([a-z_][a-z0-9_]*)\}/gi;
@@ -174,7 +175,7 @@ export function sqlText(options: StringOptions = {}) {
 export type SqlText = Static<ReturnType<typeof sqlText>>;
 
 /** A sqlText field's SQL for the warehouse's dialect (one string is that dialect's); none is a step failure naming the field. */
-export function sqlInDialect(text: SqlText, dialect: 'duckdb' | 'bigquery', field: string): string {
+export function sqlInDialect(text: SqlText, dialect: Warehouse['dialect'], field: string): string {
   if (typeof text === 'string') return text;
   const sql = text[dialect];
   if (sql === undefined) {

@@ -85,7 +85,6 @@ export type ProcedureService = ReturnType<typeof procedureService>;
  */
 const SAMPLE_VARIABLES = runVariables({ orgSlug: 'procedure_check', env: 'dev', projectId: 'local', runId: '00000000-0000-4000-8000-000000000000', pipelineId: 'procedure_check', credentialId: 'default', startDate: '2026-01-01', endDate: '2026-01-01', requestedOn: '2026-01-01', parameters: {} });
 const SAMPLE_IDENTIFIERS = sqlIdentifiers(SAMPLE_VARIABLES);
-const SAMPLE = { dataset: SAMPLE_IDENTIFIERS.org_dataset, variables: SAMPLE_VARIABLES };
 
 /** The procedures of the seeds' procedures API (docs/procedures.md), in the warehouse's dialect. */
 export function procedureService(deps: ProcedureServiceDeps) {
@@ -104,7 +103,7 @@ export function procedureService(deps: ProcedureServiceDeps) {
       if (error instanceof InputError) throw new UnprocessableError(error.message, { field: 'sql', cause: error });
       throw error;
     }
-    await catalog.check(resolved, SAMPLE);
+    await catalog.check(resolved, SAMPLE_VARIABLES);
   }
 
   /** Checks, registers in the warehouse, then records: a failed check registers nothing anywhere. */

@@ -93,11 +93,11 @@ export interface ProcedureCatalog {
   /**
    * Refuses SQL this warehouse would not run, with an UnprocessableError naming the statement
    * and the problem (never the engine's own message with its excerpt). `sql` is the procedure's
-   * text with its templates resolved to a sample run's identifiers, `{org_dataset}` to
-   * `sample.dataset`, which exists for no org (tables are bound when a run executes it);
-   * `sample.variables` are that run's values, for the parameters a check must bind.
+   * text with its templates resolved to the variables of a sample run (`sample`), whose
+   * `org_dataset` exists for no org: tables are bound when a run executes the procedure. Its
+   * values are also those of the parameters a check must bind.
    */
-  check(sql: string, sample: { dataset: string; variables: Readonly<Record<string, string>> }, signal?: AbortSignal): Promise<void>;
+  check(sql: string, sample: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<void>;
   /**
    * Makes a checked procedure the one runs use, replacing any before it. `sql` is the text as
    * registered, templates unresolved. BigQuery: CREATE OR REPLACE PROCEDURE in the procedures

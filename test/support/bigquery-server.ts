@@ -152,6 +152,14 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
     return { named: Object.fromEntries(parameters.filter((p) => p.name).map((p) => [p.name as string, value(p)])), positional: parameters.filter((p) => !p.name).map(value) };
   }
 
+  /** A statement a test made fail (`failStatement`) fails, as often as it was told. */
+  function failIfFaulted(statement: string): void {
+    const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(statement));
+    if (!fault) return;
+    fault.times--;
+    throw fail(400, fault.reason, fault.message);
+  }
+
   /** Runs a query job's script; returns the rows of its last SELECT. */
   async function runQuery(config: Record<string, unknown>, job: StoredJob): Promise<void> {
     const query = String(config.query);
@@ -160,11 +168,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       // A procedure is kept as sent, by `dataset.name`: its body is BigQuery scripting DuckDB does not run.
       const procedure = /^\s*(CREATE\s+OR\s+REPLACE|CREATE|DROP)\s+PROCEDURE\s+(?:IF\s+EXISTS\s+)?`([^`]+)`/i.exec(query);
       if (procedure) {
-        const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(query));
-        if (fault) {
-          fault.times--;
-          throw fail(400, fault.reason, fault.message);
-        }
+        failIfFaulted(query);
         if (/^DROP/i.test(procedure[1] as string)) procedures.delete(procedure[2] as string);
         else procedures.set(procedure[2] as string, query.trim());
         job.resource.status = { state: 'DONE' };
@@ -177,11 +181,7 @@ export async function startBigQueryServer(options: { projectId?: string } = {}) 
       let inTransaction = false;
       try {
         for (const statement of splitStatements(translated)) {
-          const fault = statementFaults.find((f) => f.times > 0 && f.pattern.test(statement));
-          if (fault) {
-            fault.times--;
-            throw fail(400, fault.reason, fault.message);
-          }
+          failIfFaulted(statement);
           if (/^BEGIN\s+TRANSACTION$/i.test(statement)) inTransaction = true;
           if (/^COMMIT\s+TRANSACTION$/i.test(statement)) inTransaction = false;
           const prepared = await c.prepare(statement);

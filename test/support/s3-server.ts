@@ -10,9 +10,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { sigV4Authorization, signedWith, xml } from './aws-sigv4.ts';
 import { listenLocal } from './listen-local.ts';
 
 interface StoredObject {
@@ -92,16 +92,15 @@ export async function startS3Server(): Promise<S3TestServer> {
       sendError(res, status, code, message, bucket, key);
     };
 
-    const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+    const auth = sigV4Authorization(req, 's3');
     if (!auth) return answer(403, 'AccessDenied', 'Anonymous access is denied: a SigV4 Authorization header is required.');
-    const [, accessKeyId, , region, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
-    record.accessKeyId = accessKeyId;
-    const granted = keys.get(accessKeyId);
+    record.accessKeyId = auth.accessKeyId;
+    const granted = keys.get(auth.accessKeyId);
     if (!granted) return answer(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-    if ((await expectedSignature(req, { url, path: rawPath, region, service: 's3', signedHeaders, accessKeyId, secretAccessKey: granted.secret })) !== signature) {
+    if (!(await signedWith(req, auth, { url, path: rawPath, secretAccessKey: granted.secret }))) {
       return answer(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
     }
-    if (granted.sessionToken !== undefined && (req.headers['x-amz-security-token'] !== granted.sessionToken || !signedHeaders.split(';').includes('x-amz-security-token'))) {
+    if (granted.sessionToken !== undefined && (req.headers['x-amz-security-token'] !== granted.sessionToken || !auth.signedHeaders.includes('x-amz-security-token'))) {
       return answer(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
     }
 
@@ -217,48 +216,6 @@ function trickle(res: ServerResponse, body: Buffer, size: number) {
   }, 50);
 }
 
-/**
- * The signature the SDK's signer gives the request's own signed headers with the key's secret;
- * `body` for a request whose payload is signed by its hash (STS's form posts).
- */
-export async function expectedSignature(
-  req: IncomingMessage,
-  request: { url: URL; path: string; region: string; service: string; signedHeaders: string; accessKeyId: string; secretAccessKey: string; body?: string },
-): Promise<string> {
-  const names = request.signedHeaders.split(';');
-  const headers: Record<string, string> = {};
-  for (const name of names) headers[name] = String(req.headers[name] ?? '');
-  const amzDate = headers['x-amz-date'] ?? '';
-  const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-  const { accessKeyId, secretAccessKey, region, service } = request;
-  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: service !== 's3', applyChecksum: false });
-  const query: Record<string, string> = {};
-  for (const [name, value] of request.url.searchParams) query[name] = value;
-  const signed = await signer.sign(
-    { method: req.method ?? 'GET', protocol: 'http:', hostname: request.url.hostname, path: request.path, query, headers, ...(request.body !== undefined ? { body: request.body } : {}) },
-    { signingDate, unsignableHeaders: new Set(), signableHeaders: new Set(names) },
-  );
-  return /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ''))?.[1] ?? '';
-}
-
-/** The hash constructor the signer takes (node's crypto behind @smithy's Checksum shape). */
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView) {
-    this.hash.update(bytes(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset() {}
-}
-
-const bytes = (data: string | ArrayBuffer | ArrayBufferView) =>
-  typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
-
 function sendError(res: ServerResponse, status: number, code: string, message: string, bucket = '', key = '') {
   const id = requestId();
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xml(message)}</Message>${bucket ? `<BucketName>${xml(bucket)}</BucketName>` : ''}${key ? `<Key>${xml(key)}</Key>` : ''}<RequestId>${id}</RequestId><HostId>${Buffer.from(id).toString('base64')}</HostId></Error>`;
@@ -267,6 +224,5 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 const requestId = () => randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
-const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** S3 lists keys in UTF-8 byte order. */
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));

@@ -9,8 +9,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { sigV4Authorization, signedWith, xml } from './aws-sigv4.ts';
 import { listenLocal } from './listen-local.ts';
-import { expectedSignature, type S3TestServer } from './s3-server.ts';
+import type { S3TestServer } from './s3-server.ts';
 
 export interface AssumeRoleRequest {
   accessKeyId: string;
@@ -46,9 +47,9 @@ export async function startStsServer(s3: S3TestServer): Promise<StsTestServer> {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/sts\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+    const auth = sigV4Authorization(req, 'sts');
     if (!auth) return sendError(res, 403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
-    const [, accessKeyId, , region, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
+    const { accessKeyId } = auth;
     const form = new URLSearchParams(body);
     const duration = form.get('DurationSeconds');
     const record: AssumeRoleRequest = {
@@ -66,7 +67,7 @@ export async function startStsServer(s3: S3TestServer): Promise<StsTestServer> {
     };
     const secret = keys.get(accessKeyId);
     if (!secret) return answer(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
-    if ((await expectedSignature(req, { url, path: url.pathname, region, service: 'sts', signedHeaders, accessKeyId, secretAccessKey: secret, body })) !== signature) {
+    if (!(await signedWith(req, auth, { url, path: url.pathname, secretAccessKey: secret, body }))) {
       return answer(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
     }
     if (form.get('Action') !== 'AssumeRole' || form.get('Version') !== '2011-06-15') return answer(400, 'InvalidAction', `Could not find operation ${form.get('Action')} for version ${form.get('Version')}`);
@@ -127,5 +128,3 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
     `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n  <Error>\n    <Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type>\n    <Code>${code}</Code>\n    <Message>${xml(message)}</Message>\n  </Error>\n  <RequestId>${id}</RequestId>\n</ErrorResponse>\n`,
   );
 }
-
-const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -9,12 +9,15 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { checkFocusFile } from '../../src/focus/check-focus-file.ts';
 import { checkFocusTable } from '../../src/focus/check-focus-table.ts';
 import { BIGQUERY_FOCUS_SQL, DUCKDB_FOCUS_SQL, type FocusSqlDialect } from '../../src/focus/sql-dialect.ts';
 import { verifyConversion } from '../../src/focus/verify-conversion.ts';
+import { resolveSqlTemplates, sqlIdentifiers } from '../../src/pipelines/templates.ts';
 import type { QualityResult } from '../../src/shared/quality.ts';
 import { REFERENCE_VIEWS } from '../../src/processors/cloud/reference-views.ts';
+import { procedureDefinition } from '../../src/warehouse/bigquery/procedure-catalog.ts';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.ts';
 import { loadTableSchema } from '../../src/warehouse/table-schema.ts';
 import type { Lineage, SqlParams, VerifyContext, Warehouse } from '../../src/warehouse/warehouse.ts';
@@ -24,9 +27,6 @@ import { CONFIGS, REPO } from '../support/test-app.ts';
 import { startZetaSql, zetasqlBinary, type ZetaSql } from '../support/zetasql-service.ts';
 import { assertSameChecks, bigQueryDialect, canonicalRows, procedureStatements, readAsText, schemaTable, sqlRunner, stagedTable, zetaSqlRunner, type BigQueryDialect, type Query } from './dialect-harness.ts';
 import { bigQueryLanguage, parseRoutine, type BqTable } from './zetasql-catalog.ts';
-import { procedureDefinition } from '../../src/warehouse/bigquery/procedure-catalog.ts';
-import { parse as parseYaml } from 'yaml';
-import { resolveSqlTemplates, sqlIdentifiers } from '../../src/pipelines/templates.ts';
 
 const binary = zetasqlBinary();
 const ORG = 'acme';
@@ -124,12 +124,14 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     });
   }
 
+  /** A table schema's column types by name. */
+  const schemaTypes = async (schema: string) => Object.fromEntries((await loadTableSchema(CONFIGS, schema)).fields.map((f) => [f.name, f.type]));
+
   /** Every statement analyses; the last one evaluates to the rows DuckDB wrote to `target` (lineage aside). */
   async function assertSameRows(dialect: BigQueryDialect, statements: string[], params: SqlParams, target: { table: string; schema: string; where: string; dataset?: string }, query: Query = (sql) => warehouse.query(sql)) {
     for (const sql of statements) await dialect.analyze(sql, params);
     const { columns, rows } = await dialect.evaluate(statements.at(-1) as string, params);
-    const { fields } = await loadTableSchema(CONFIGS, target.schema);
-    const types = Object.fromEntries(fields.map((f) => [f.name, f.type]));
+    const types = await schemaTypes(target.schema);
     const names = columns.map((c) => c.name);
     assert.deepEqual(names.filter((n) => !(n in types)), [], 'every output column is a column of the target table');
     const duck = await query(`SELECT ${names.map((n) => `"${n}"`).join(', ')} FROM ${target.dataset ?? DATASET}.${target.table} WHERE ${target.where}`);
@@ -157,7 +159,6 @@ describe('BigQuery procedures through ZetaSQL', { skip: 'skip' in binary ? binar
     assert.deepEqual(canonicalRows(rows, names, types), canonicalRows(duck, names, types));
     return rows.length;
   }
-  const schemaTypes = async (schema: string) => Object.fromEntries((await loadTableSchema(CONFIGS, schema)).fields.map((f) => [f.name, f.type]));
   const RECONCILED = { billed_cost: 'NUMERIC', effective_cost: 'NUMERIC' };
   const reconcileSource = (config: Record<string, any>) => config.focus.reconcile.source;
 

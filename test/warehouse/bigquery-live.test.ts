@@ -73,11 +73,11 @@ describe('BigQuery warehouse, live', { skip }, () => {
 
   test('a shipped procedure: checked by a dry run, registered as a procedure, CALLed, dropped', async () => {
     const sql = await readFile(join(CONFIGS, 'system', 'procedures', 'demo', 'sp_demo_1_generate_usage.bigquery.sql'), 'utf8');
-    const variables = { start_date: '2026-01-01', end_date: '2026-01-02', teams: '2' };
-    await warehouse.procedures.check(sql, { dataset: 'procedure_check_dev', variables });
+    const sample = { org_dataset: 'procedure_check_dev', start_date: '2026-01-01', end_date: '2026-01-02', teams: '2' };
+    await warehouse.procedures.check(sql, sample);
     // A table of a sample org's dataset is not there: BigQuery parsed the text first, so that is not a problem.
-    await warehouse.procedures.check('SELECT team FROM procedure_check_dev.demo_usage_raw WHERE usage_date = CAST(@start_date AS DATE)', { dataset: 'procedure_check_dev', variables });
-    await assert.rejects(warehouse.procedures.check('SELEC 1', { dataset: 'procedure_check_dev', variables }), /not valid BigQuery/);
+    await warehouse.procedures.check('SELECT team FROM procedure_check_dev.demo_usage_raw WHERE usage_date = CAST(@start_date AS DATE)', sample);
+    await assert.rejects(warehouse.procedures.check('SELEC 1', sample), /not valid BigQuery/);
     await warehouse.procedures.register('sp_demo_1_generate_usage', sql);
     // (end_date, start_date, teams): the parameters it binds, by name.
     const rows = await warehouse.query(`CALL \`${procedures}.sp_demo_1_generate_usage\`('2026-01-02', '2026-01-01', '2')`);

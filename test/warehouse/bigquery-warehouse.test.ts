@@ -157,7 +157,7 @@ describe('BigQuery warehouse against the local BigQuery server', () => {
     assert.equal(warehouse.forStep?.({ orgSlug: 'acme', pipelineId: 'p', runId: 'r', stepId: 's' }).usage().jobs, 0, 'each step counts its own');
   });
 
-  const SAMPLE = { dataset: 'procedure_check_dev', variables: { start_date: '2026-01-01' } };
+  const SAMPLE = { org_dataset: 'procedure_check_dev', start_date: '2026-01-01' };
   test('procedures are checked by a dry run (a problem is the caller’s 422, the sample dataset’s absence is not) and created in the organizations dataset, callable', async () => {
     await assert.rejects(warehouse.procedures.check('SELEC nonsense FROM', SAMPLE), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'unprocessable_content');

@@ -29,11 +29,11 @@ export function bigQueryProcedureCatalog(deps: ProcedureCatalogDeps): ProcedureC
       if (sql.trim() === '') throw new UnprocessableError('the procedure holds no SQL statement', { field: 'sql' });
       // Every parameter bound as a run binds it, as text: the sample run's value, or an empty one
       // for a step's own (a dry run evaluates nothing).
-      const params = Object.fromEntries([...parameterNames(sql)].map((name) => [name, sample.variables[name] ?? '']));
+      const params = Object.fromEntries([...parameterNames(sql)].map((name) => [name, sample[name] ?? '']));
       await deps.query('check', [randomUUID()], sql, { params, dryRun: true, signal }).catch((error: unknown) => {
         // The sample org's dataset exists for no org: BigQuery parsed the whole script before it
         // looked for it, and the tables are bound at run time, as on DuckDB (docs/procedures.md).
-        if (isNotFound(error) && new RegExp(`\\b${sample.dataset}\\b`).test((error as Error).message)) return;
+        if (isNotFound(error) && new RegExp(`\\b${sample.org_dataset}\\b`).test((error as Error).message)) return;
         unprocessable(error);
       });
     },
@@ -68,13 +68,13 @@ export function procedureDefinition(dataset: string, name: string, sql: string):
   const statements = splitStatements(sql).map((text) => ({ parts: sqlTemplateParts(text, `procedure ${name}`), params: [...parameterNames(text)].sort() }));
   if (statements.length === 0) throw new InputError('the procedure holds no SQL statement', { field: 'sql' });
   const spliced = new Set(statements.flatMap((statement) => statement.parts.flatMap((part) => ('name' in part ? [part.name as string] : []))));
-  const args = [...SQL_IDENTIFIERS.filter((identifier) => spliced.has(identifier)), ...new Set(statements.flatMap((statement) => statement.params).sort())].filter((arg, i, all) => all.indexOf(arg) === i);
+  const args = new Set([...SQL_IDENTIFIERS.filter((identifier) => spliced.has(identifier)), ...statements.flatMap((statement) => statement.params).sort()]);
   const body = statements.map(({ parts, params }) => {
     const pieces = parts.map((part) => ('name' in part ? `\`${part.name}\`` : stringLiteral(part.text)));
     const text = pieces.length === 1 ? pieces[0] : `CONCAT(${pieces.join(', ')})`;
     return `  EXECUTE IMMEDIATE ${text}${params.length > 0 ? ` USING ${params.map((param) => `\`${param}\` AS \`${param}\``).join(', ')}` : ''};`;
   });
-  return `CREATE OR REPLACE PROCEDURE ${qualified(dataset, name)}(${args.map((arg) => `\`${arg}\` STRING`).join(', ')})\nBEGIN\n${body.join('\n')}\nEND`;
+  return `CREATE OR REPLACE PROCEDURE ${qualified(dataset, name)}(${[...args].map((arg) => `\`${arg}\` STRING`).join(', ')})\nBEGIN\n${body.join('\n')}\nEND`;
 }
 
 const qualified = (dataset: string, name: string) => `\`${dataset}.${assertIdentifier('procedure', name)}\``;
